@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/slardar-go/slardar/admin"
+	"github.com/slardar-go/slardar/checkups"
+	"github.com/slardar-go/slardar/internal/config"
+	"github.com/slardar-go/slardar/internal/state"
+	"github.com/slardar-go/slardar/internal/store"
+	"github.com/slardar-go/slardar/router"
+	"github.com/slardar-go/slardar/router/h1"
+)
+
+// serve wires the process together and runs it until ctx ends.
+func serve(ctx context.Context, cfg *config.Config, configPath string, stderr io.Writer) error {
+	logger, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		return err
+	}
+	defer logger.Sync() //nolint:errcheck // nothing useful to do on exit
+
+	access, closeAccess, err := newAccessLog(cfg.Log.AccessLog)
+	if err != nil {
+		return err
+	}
+	defer closeAccess()
+
+	st, err := store.OpenFile(cfg.DataDir, logger.Named("store"))
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cm := checkups.NewMetrics(reg)
+	peers := checkups.NewRegistry(logger.Named("checkups"), cm)
+	checker := checkups.NewChecker(peers, logger.Named("checker"))
+
+	transport := &h1.Transport{
+		MaxIdleConnsPerHost: cfg.Proxy.MaxIdleConnsPerPeer,
+		IdleConnTimeout:     cfg.Proxy.UpstreamIdleTimeout,
+		Logger:              logger.Named("upstream"),
+	}
+	handler := router.NewHandler(router.Options{
+		Transport:        transport,
+		Metrics:          router.NewMetrics(reg),
+		Logger:           logger.Named("router"),
+		AccessLog:        access,
+		RetryBufferBytes: cfg.Proxy.RetryBufferBytes,
+	})
+	applier, err := state.New(state.Options{
+		Store: st, Registry: peers, Checker: checker, Handler: handler,
+		Logger: logger.Named("state"), Static: cfg.Upstreams,
+	})
+	if err != nil {
+		return err
+	}
+	// Apply what is known before the listener opens, so the first request
+	// is routed.
+	snap, err := st.Snapshot(ctx)
+	if err != nil {
+		return fmt.Errorf("reading store: %w", err)
+	}
+	applier.Apply(snap)
+
+	proxyLn, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("proxy listener: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.Admin.Listen)
+	if err != nil {
+		proxyLn.Close()
+		return fmt.Errorf("admin listener: %w", err)
+	}
+
+	proxySrv := &h1.Server{
+		Handler:            handler,
+		ReadHeaderTimeout:  cfg.Proxy.ReadHeaderTimeout,
+		IdleTimeout:        cfg.Proxy.IdleTimeout,
+		WriteTimeout:       cfg.Proxy.WriteTimeout,
+		MaxHeaderBytes:     cfg.Proxy.MaxHeaderBytes,
+		MaxRequestsPerConn: cfg.Proxy.MaxRequestsPerConn,
+		Logger:             logger.Named("server"),
+	}
+	adminSrv := &http.Server{
+		Handler: admin.New(admin.Options{
+			Store: st, View: applier, Token: cfg.Admin.Token, Logger: logger.Named("admin"),
+			Gatherer: reg, Version: version, Started: time.Now(),
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	goRun := func(name string, fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(); err != nil && !errors.Is(err, context.Canceled) &&
+				!errors.Is(err, h1.ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	goRun("applier", func() error { return applier.Run(runCtx) })
+	goRun("checker", func() error { checker.Run(runCtx); return nil })
+	goRun("proxy", func() error { return proxySrv.Serve(proxyLn) })
+	goRun("admin", func() error { return adminSrv.Serve(adminLn) })
+
+	logger.Info("slardar started",
+		zap.String("version", version),
+		zap.String("listen", proxyLn.Addr().String()),
+		zap.String("admin", adminLn.Addr().String()),
+		zap.String("config", cfg.Source),
+		zap.String("data_dir", cfg.DataDir),
+		zap.Int("upstreams", len(applier.Clusters())))
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-errc:
+			runErr = err
+			break loop
+		case <-hup:
+			reload(configPath, cfg, applier, logger)
+		}
+	}
+
+	logger.Info("stopping: draining in-flight requests", zap.Duration("grace", cfg.Proxy.ShutdownGrace))
+	sctx, scancel := context.WithTimeout(context.Background(), cfg.Proxy.ShutdownGrace)
+	defer scancel()
+	if err := proxySrv.Shutdown(sctx); err != nil {
+		logger.Warn("proxy shutdown", zap.Error(err))
+	}
+	if err := handler.Shutdown(sctx); err != nil {
+		logger.Warn("tunnels cut at the end of the grace period", zap.Error(err))
+	}
+	if err := adminSrv.Shutdown(sctx); err != nil {
+		logger.Warn("admin shutdown", zap.Error(err))
+	}
+	cancel()
+	wg.Wait()
+	transport.CloseIdle()
+	logger.Info("stopped")
+	return runErr
+}
+
+// reload re-reads the config file on SIGHUP and applies its upstreams. A
+// file that fails to parse or validate changes nothing. Listener, data dir
+// and logging changes need a restart (or a binary upgrade) and are reported.
+func reload(path string, running *config.Config, applier *state.Applier, logger *zap.Logger) {
+	if path == "" {
+		logger.Info("SIGHUP: running the embedded default config; nothing to reload")
+		return
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		logger.Error("reload rejected; the running configuration keeps serving", zap.Error(err))
+		return
+	}
+	if err := applier.SetStatic(cfg.Upstreams); err != nil {
+		logger.Error("reload rejected; the running configuration keeps serving", zap.Error(err))
+		return
+	}
+	if cfg.Listen != running.Listen || cfg.Admin.Listen != running.Admin.Listen || cfg.DataDir != running.DataDir {
+		logger.Warn("reload: listen, admin.listen and data_dir changes take effect on restart")
+	}
+	logger.Info("reloaded", zap.String("config", path), zap.Int("static_upstreams", len(cfg.Upstreams)))
+}

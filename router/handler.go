@@ -1,0 +1,278 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/slardar-go/slardar/checkups"
+	"github.com/slardar-go/slardar/router/h1"
+)
+
+// Options configures a Handler.
+type Options struct {
+	// Transport sends requests upstream. Required.
+	Transport *h1.Transport
+	// Metrics receives the data plane's series; nil registers nowhere.
+	Metrics *Metrics
+	// Logger logs failed attempts at debug and data plane faults at warn.
+	Logger *zap.Logger
+	// AccessLog, when non-nil, gets one line per request.
+	AccessLog *AccessLog
+	// RetryBufferBytes is the largest request body held in memory so it can
+	// be replayed on another peer. Default 64 KiB.
+	RetryBufferBytes int
+}
+
+// Handler is the proxy: it implements h1.Handler.
+type Handler struct {
+	table    atomic.Pointer[Table]
+	tr       *h1.Transport
+	metrics  *Metrics
+	log      *zap.Logger
+	access   *AccessLog
+	maxRetry int
+	pool     sync.Pool // *exchange
+	tunnels  tunnelSet
+}
+
+// NewHandler returns a Handler serving an empty table until SetTable.
+func NewHandler(o Options) *Handler {
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.RetryBufferBytes == 0 {
+		o.RetryBufferBytes = 64 << 10
+	}
+	h := &Handler{
+		tr:       o.Transport,
+		metrics:  o.Metrics,
+		log:      o.Logger,
+		access:   o.AccessLog,
+		maxRetry: o.RetryBufferBytes,
+	}
+	h.pool.New = func() any { return newExchange() }
+	h.SetTable(NewTable(nil))
+	return h
+}
+
+// SetTable publishes t to the request path and returns the table it
+// replaced. Requests already in flight finish on the table they started with.
+func (h *Handler) SetTable(t *Table) *Table {
+	for _, r := range t.routes {
+		if r.m == nil {
+			r.m = h.metrics.forRoute(r)
+		}
+	}
+	return h.table.Swap(t)
+}
+
+// Table returns the table being served.
+func (h *Handler) Table() *Table { return h.table.Load() }
+
+// exchange is the per-request scratch state, pooled so that a proxied
+// request allocates nothing in steady state.
+type exchange struct {
+	out     h1.OutRequest
+	hdr     h1.Header
+	tried   checkups.Tried
+	body    []byte
+	bodyRd  bytes.Reader
+	getBody func() io.Reader
+	scratch []byte
+	keyBuf  [64]byte
+	// hijacked is set when the request became a tunnel (101).
+	hijacked bool
+}
+
+func newExchange() *exchange {
+	x := &exchange{scratch: make([]byte, 0, 128)}
+	x.getBody = x.replayBody
+	return x
+}
+
+func (x *exchange) replayBody() io.Reader {
+	x.bodyRd.Reset(x.body)
+	return &x.bodyRd
+}
+
+// ServeH1 proxies one request: route by Host, pick a peer, retry per the
+// cluster's policy, stream the response back.
+func (h *Handler) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
+	start := time.Now()
+	rt := h.table.Load().Lookup(r.Host)
+	if rt == nil {
+		replyError(w, 404, "no_route", "no upstream for host %q", stripPort(r.Host))
+		h.metrics.unknown.inc(404)
+		h.access.log(r, w, start, "", "", 0)
+		return
+	}
+	h.metrics.inFlight.Inc()
+	x := h.pool.Get().(*exchange)
+	x.hijacked = false
+	peer, tries := h.proxy(w, r, rt, x)
+	status := w.Status()
+	if x.hijacked {
+		status = 101
+	}
+	h.pool.Put(x)
+	h.metrics.inFlight.Dec()
+	rt.m.codes.inc(status)
+	h.access.log(r, w, start, rt.Cluster.Name(), peer, tries)
+}
+
+// proxy runs the attempts for one request and writes the answer. It
+// returns the address of the peer that answered (or last failed) and the
+// number of attempts made.
+func (h *Handler) proxy(w *h1.ResponseWriter, r *h1.Request, rt *Route, x *exchange) (string, int) {
+	c := rt.Cluster
+	pol := c.Policy()
+	if r.IsUpgrade() {
+		return h.tunnel(w, r, rt, x)
+	}
+	body, err := h.prepareBody(r, x)
+	if err != nil {
+		replyError(w, 400, "bad_body", "reading request body: %v", err)
+		return "", 0
+	}
+	x.scratch = forwardRequestHeader(&x.hdr, r, x.scratch)
+	x.out = h1.OutRequest{
+		Method:        r.Method,
+		RequestURI:    r.RequestURI,
+		Header:        &x.hdr,
+		ContentLength: r.ContentLength,
+	}
+	switch body {
+	case bodyBuffered:
+		x.out.Body = x.replayBody()
+		x.out.GetBody = x.getBody
+	case bodyStreaming:
+		x.out.Body = r.Body()
+	}
+
+	ctx := context.Background()
+	var deadline time.Time
+	if pol.TryTimeout > 0 {
+		var cancel context.CancelFunc
+		deadline = time.Now().Add(pol.TryTimeout)
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	key := hashKey(pol.HashOn, r, x.keyBuf[:0])
+	idempotent := r.IsIdempotent()
+	x.tried.Reset()
+	var (
+		lastAddr string
+		lastFail attemptFailure
+		failed   bool
+	)
+	for attempt := 1; ; attempt++ {
+		p, err := c.Pick(key, &x.tried)
+		if err != nil {
+			if !failed {
+				rt.m.upstreamError("no_peer")
+				replyError(w, 503, "no_peer", "no healthy peer in cluster %q", c.Name())
+				return "", attempt - 1
+			}
+			break
+		}
+		x.tried.Add(p)
+		lastAddr = p.Addr()
+		if attempt > 1 && body == bodyBuffered {
+			x.out.Body = x.getBody()
+		}
+		p.Acquire()
+		sent := time.Now()
+		resp, err := h.tr.RoundTrip(ctx, lastAddr, &x.out, h1.Timeouts{Connect: pol.Connect, Send: pol.Send, Read: pol.Read})
+		if err != nil {
+			p.Release()
+			f := classify(err)
+			if !deadline.IsZero() && ctx.Err() != nil {
+				f.timeout, f.kind = true, "timeout"
+			}
+			c.Feedback(p, true, err.Error())
+			rt.m.upstreamError(f.kind)
+			h.log.Debug("upstream attempt failed", zap.String("cluster", c.Name()),
+				zap.String("peer", lastAddr), zap.Int("attempt", attempt), zap.Error(err))
+			if body == bodyStreaming && f.kind != "connect" {
+				body = bodyConsumed
+			}
+			failed, lastFail = true, f
+			if attempt < pol.Try && mayRetry(f, pol, idempotent, body) && ctx.Err() == nil {
+				rt.m.retry(f.kind)
+				continue
+			}
+			break
+		}
+		rt.m.upstream.Observe(time.Since(sent).Seconds())
+		if pol.RetryOnStatus(resp.Status) {
+			c.Feedback(p, true, "status "+statusText(resp.Status))
+			f := attemptFailure{kind: "status", sent: true}
+			if body == bodyStreaming {
+				body = bodyConsumed
+			}
+			if attempt < pol.Try && mayRetry(f, pol, idempotent, body) && ctx.Err() == nil {
+				rt.m.upstreamError("status")
+				rt.m.retry("status")
+				resp.Release()
+				p.Release()
+				continue
+			}
+		} else {
+			c.Feedback(p, false, "")
+		}
+		h.respond(w, resp, c.Name(), lastAddr)
+		p.Release()
+		return lastAddr, attempt
+	}
+	if lastFail.timeout {
+		replyError(w, 504, "upstream_timeout", "upstream %s of cluster %q timed out", lastAddr, c.Name())
+	} else {
+		replyError(w, 502, "upstream_error", "upstream %s of cluster %q failed (%s)", lastAddr, c.Name(), lastFail.kind)
+	}
+	return lastAddr, x.tried.Len()
+}
+
+// respond streams an upstream response to the client and releases it.
+func (h *Handler) respond(w *h1.ResponseWriter, resp *h1.Response, cluster, addr string) {
+	forwardResponseHeader(w.Header(), resp)
+	w.SetContentLength(resp.ContentLength)
+	w.WriteHeader(resp.Status)
+	if _, err := resp.WriteBodyTo(w); err != nil {
+		// Headers are gone; the only honest signal left is closing the
+		// connection without completing the framing.
+		w.Abort()
+		h.log.Debug("response body relay failed", zap.String("cluster", cluster),
+			zap.String("peer", addr), zap.Error(err))
+	}
+	resp.Release()
+}
+
+// prepareBody decides how the request body travels: buffered in memory
+// (replayable on another peer) when it is small enough, streamed otherwise.
+func (h *Handler) prepareBody(r *h1.Request, x *exchange) (bodyState, error) {
+	switch {
+	case r.ContentLength == 0:
+		return bodyNone, nil
+	case r.ContentLength > 0 && r.ContentLength <= int64(h.maxRetry):
+		n := int(r.ContentLength)
+		if cap(x.body) < n {
+			x.body = make([]byte, n)
+		}
+		x.body = x.body[:n]
+		if _, err := io.ReadFull(r.Body(), x.body); err != nil {
+			return bodyNone, err
+		}
+		return bodyBuffered, nil
+	default:
+		return bodyStreaming, nil
+	}
+}

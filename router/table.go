@@ -1,0 +1,164 @@
+package router
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/slardar-go/slardar/checkups"
+)
+
+// maxHostLen bounds the host names the table can hold (RFC 1035 limit).
+const maxHostLen = 253
+
+// Route binds a host to the cluster that serves it.
+type Route struct {
+	// Host is the lower-case host name without port.
+	Host string
+	// Cluster serves the host.
+	Cluster *checkups.Cluster
+
+	m *routeMetrics
+}
+
+// Table is an immutable host → route map. Build one with NewTable and
+// publish it with Handler.SetTable; never modify a published table.
+type Table struct {
+	routes map[string]*Route
+	text   string
+}
+
+// NewTable builds a table from host → cluster bindings. Hosts are matched
+// case-insensitively, without port.
+func NewTable(hosts map[string]*checkups.Cluster) *Table {
+	t := &Table{routes: make(map[string]*Route, len(hosts))}
+	for h, c := range hosts {
+		h = strings.ToLower(h)
+		t.routes[h] = &Route{Host: h, Cluster: c}
+	}
+	t.text = t.render()
+	return t
+}
+
+// Len returns the number of hosts.
+func (t *Table) Len() int { return len(t.routes) }
+
+// Route returns the route for a lower-case host name, or nil.
+func (t *Table) Route(host string) *Route { return t.routes[host] }
+
+// Lookup finds the route for a Host header value as received: the port is
+// stripped and the name lower-cased without allocating.
+func (t *Table) Lookup(hostHeader []byte) *Route {
+	h := stripPort(hostHeader)
+	if len(h) == 0 || len(h) > maxHostLen {
+		return nil
+	}
+	if i := len(h) - 1; h[i] == '.' { // "example.com." is "example.com"
+		h = h[:i]
+	}
+	for _, b := range h {
+		if 'A' <= b && b <= 'Z' {
+			var buf [maxHostLen]byte
+			n := copy(buf[:], h)
+			for i := 0; i < n; i++ {
+				if c := buf[i]; 'A' <= c && c <= 'Z' {
+					buf[i] = c + ('a' - 'A')
+				}
+			}
+			return t.routes[string(buf[:n])]
+		}
+	}
+	return t.routes[string(h)]
+}
+
+// stripPort removes ":port" from a Host value, handling "[v6]:port".
+func stripPort(h []byte) []byte {
+	if len(h) > 0 && h[0] == '[' {
+		for i := 1; i < len(h); i++ {
+			if h[i] == ']' {
+				return h[1:i]
+			}
+		}
+		return h
+	}
+	for i := len(h) - 1; i >= 0; i-- {
+		switch c := h[i]; {
+		case c == ':':
+			return h[:i]
+		case c < '0' || c > '9':
+			return h
+		}
+	}
+	return h
+}
+
+// String is the table's canonical text form: one line per host, per
+// cluster and per peer, sorted:
+//
+//	cluster example.local {"cluster":[...],"mode":"wrr",...}
+//	peer example.local L1 127.0.0.1:9001 weight=1
+//	route example.local -> example.local
+//
+// It is used for equality, change diffs in the log and golden tests.
+func (t *Table) String() string { return t.text }
+
+func (t *Table) render() string {
+	var lines []string
+	seen := map[*checkups.Cluster]bool{}
+	for h, r := range t.routes {
+		lines = append(lines, fmt.Sprintf("route %s -> %s", h, r.Cluster.Name()))
+		if seen[r.Cluster] {
+			continue
+		}
+		seen[r.Cluster] = true
+		spec := r.Cluster.Spec()
+		lines = append(lines, fmt.Sprintf("cluster %s %s", r.Cluster.Name(), spec.Canonical()))
+		for i, l := range spec.Cluster {
+			for _, s := range l.Servers {
+				lines = append(lines, fmt.Sprintf("peer %s L%d %s weight=%d", r.Cluster.Name(), i+1,
+					net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), s.Weight))
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// Diff lists the lines added ("+ ...") and removed ("- ...") going from old
+// to t, for the change log. A nil old counts as empty.
+func (t *Table) Diff(old *Table) []string {
+	var before []string
+	if old != nil {
+		before = strings.Split(strings.TrimSuffix(old.text, "\n"), "\n")
+	}
+	after := strings.Split(strings.TrimSuffix(t.text, "\n"), "\n")
+	seen := make(map[string]int, len(before))
+	for _, l := range before {
+		if l != "" {
+			seen[l]++
+		}
+	}
+	var out []string
+	for _, l := range after {
+		if l == "" {
+			continue
+		}
+		if seen[l] > 0 {
+			seen[l]--
+			continue
+		}
+		out = append(out, "+ "+l)
+	}
+	for _, l := range before {
+		if seen[l] > 0 {
+			seen[l]--
+			out = append(out, "- "+l)
+		}
+	}
+	return out
+}

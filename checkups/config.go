@@ -62,6 +62,12 @@ type Upstream struct {
 	// used only when no peer of level 1 is usable, and so on. At most
 	// MaxLevels levels and MaxPeers servers over all levels.
 	Cluster []Level `json:"cluster,omitempty"`
+	// Service names a Consul service whose usable instances are this
+	// upstream's first level (weights from Consul); Servers or Cluster, if
+	// given, become the backup levels after it. The upstream sets the policy
+	// (mode, checks, tries) while the catalog supplies the peers. With no
+	// instance and no backup level every request answers 503.
+	Service string `json:"service,omitempty"`
 	// Mode is the balancer: "wrr" (smooth weighted round robin, nginx's
 	// distribution; the default, "rr" and "" mean the same), "hash"
 	// (consistent hash of the URI path, or of the variable HashKey names),
@@ -270,4 +276,30 @@ func (u *Upstream) count() (levels, servers int) {
 		servers += len(l.Servers)
 	}
 	return len(u.Cluster), servers + len(u.Servers)
+}
+
+// Resolve returns a copy of a service-backed upstream (Service set) whose
+// first level is the given catalog instances, followed by the upstream's
+// own levels as backups. Instances inherit the upstream's first server's
+// passive settings when it has none of its own. The copy is normalized.
+func (u *Upstream) Resolve(instances []Server) (*Upstream, error) {
+	cp, err := ParseUpstream(u.Canonical())
+	if err != nil {
+		return nil, err
+	}
+	if len(instances) > 0 {
+		lv := Level{Servers: make([]Server, len(instances))}
+		copy(lv.Servers, instances)
+		for i := range lv.Servers {
+			s := &lv.Servers[i]
+			if s.Weight > MaxWeight {
+				s.Weight = MaxWeight
+			}
+		}
+		cp.Cluster = append([]Level{lv}, cp.Cluster...)
+	}
+	if err := cp.Normalize(); err != nil {
+		return nil, err
+	}
+	return cp, nil
 }

@@ -216,3 +216,42 @@ func FuzzParseUpstream(f *testing.F) {
 		}
 	})
 }
+
+func TestServiceUpstreamResolve(t *testing.T) {
+	u, err := ParseUpstream([]byte(`{"service":"web","mode":"least_conn","servers":[{"host":"10.9.9.9","port":80}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := u.Resolve([]Server{{Host: "10.0.0.1", Port: 8080, Weight: 5000}, {Host: "10.0.0.2", Port: 8080}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Cluster) != 2 || len(r.Cluster[0].Servers) != 2 || r.Cluster[1].Servers[0].Host != "10.9.9.9" {
+		t.Fatalf("levels: %+v", r.Cluster)
+	}
+	if w := r.Cluster[0].Servers[0].Weight; w != MaxWeight {
+		t.Fatalf("weight %d not clamped", w)
+	}
+	if r.Cluster[0].Servers[1].Weight != 1 || r.Mode != ModeLeastConn {
+		t.Fatalf("defaults: %+v", r)
+	}
+	// No instances and no backups: a valid, empty cluster (answers 503).
+	e, err := ParseUpstream([]byte(`{"service":"web"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := e.Resolve(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewRegistry(nil, nil).Build("web.service.consul", empty, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Pick(nil, nil); err != ErrNoPeer {
+		t.Fatalf("empty cluster Pick: %v", err)
+	}
+	if _, err := ParseUpstream([]byte(`{"service":"bad name"}`)); err == nil {
+		t.Fatal("bad service name accepted")
+	}
+}

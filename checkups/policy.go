@@ -75,6 +75,10 @@ func newPolicy(u *Upstream) Policy {
 		HashOn:             hashOn(u),
 		RetryNonIdempotent: u.RetryNonIdempotent,
 	}
+	if p.Try == 0 {
+		_, servers := u.count()
+		p.Try = max(1, min(servers, MaxTries))
+	}
 	for _, code := range u.RetryStatuses {
 		p.retryStatus[code>>6] |= 1 << (code & 63)
 	}

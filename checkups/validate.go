@@ -77,8 +77,13 @@ func serverPath(shorthand bool, i, j int) string {
 
 func (u *Upstream) normalizeLevels(shorthand bool) error {
 	levels, servers := u.count()
+	if u.Service != "" {
+		if err := ValidName(u.Service); err != nil {
+			return errorf("service", "%v", err)
+		}
+	}
 	switch {
-	case servers == 0:
+	case servers == 0 && u.Service == "":
 		return &ConfigError{Msg: "no servers"}
 	case levels > MaxLevels:
 		return errorf("cluster", "%d levels is more than %d", levels, MaxLevels)
@@ -205,10 +210,12 @@ func (u *Upstream) normalizeBalancing() error {
 		return errorf("mode", "unknown %q (want rr, wrr, hash, url_hash, ip_hash, header_hash, arg_hash, least_conn)", u.Mode)
 	}
 	_, servers := u.count()
-	if u.Try == 0 {
+	// A service-backed upstream may leave try at 0: "every peer, up to
+	// MaxTries", computed per build since the catalog sets the peer count.
+	if u.Try == 0 && u.Service == "" {
 		u.Try = min(servers, MaxTries)
 	}
-	if u.Try < 1 || u.Try > MaxTries {
+	if u.Try < 0 || u.Try > MaxTries || (u.Try == 0 && u.Service == "") {
 		return errorf("try", "%d is out of range (1-%d)", u.Try, MaxTries)
 	}
 	if u.RetryStatuses == nil {

@@ -28,6 +28,9 @@ type Route struct {
 type Table struct {
 	routes map[string]*Route
 	text   string
+	// wildcards is set when some host is "*.suffix" (from Consul host
+	// tags), so exact misses also try the wildcard forms.
+	wildcards bool
 }
 
 // NewTable builds a table from host → cluster bindings. Hosts are matched
@@ -37,6 +40,7 @@ func NewTable(hosts map[string]*checkups.Cluster) *Table {
 	for h, c := range hosts {
 		h = strings.ToLower(h)
 		t.routes[h] = &Route{Host: h, Cluster: c}
+		t.wildcards = t.wildcards || strings.HasPrefix(h, "*.")
 	}
 	t.text = t.render()
 	return t
@@ -58,19 +62,32 @@ func (t *Table) Lookup(hostHeader []byte) *Route {
 	if i := len(h) - 1; h[i] == '.' { // "example.com." is "example.com"
 		h = h[:i]
 	}
-	for _, b := range h {
-		if 'A' <= b && b <= 'Z' {
-			var buf [maxHostLen]byte
-			n := copy(buf[:], h)
-			for i := 0; i < n; i++ {
-				if c := buf[i]; 'A' <= c && c <= 'Z' {
-					buf[i] = c + ('a' - 'A')
-				}
-			}
-			return t.routes[string(buf[:n])]
+	var buf [maxHostLen + 2]byte
+	n := copy(buf[2:], h)
+	name := buf[2 : 2+n]
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			name[i] = c + ('a' - 'A')
 		}
 	}
-	return t.routes[string(h)]
+	if r := t.routes[string(name)]; r != nil || !t.wildcards {
+		return r
+	}
+	// "*.example.com" matches any name under example.com, the longest
+	// wildcard first (nginx's server_name rule).
+	for i := 0; i < len(name); i++ {
+		if name[i] != '.' {
+			continue
+		}
+		// "*." + the rest, in place: buf[i+2] is this dot, buf[i+1] the
+		// byte before it (already scanned, so free to overwrite).
+		w := buf[i+1 : 2+n]
+		w[0] = '*'
+		if r := t.routes[string(w)]; r != nil {
+			return r
+		}
+	}
+	return nil
 }
 
 // stripPort removes ":port" from a Host value, handling "[v6]:port".

@@ -78,3 +78,33 @@ func TestTokenListHas(t *testing.T) {
 		t.Fatal("matched a partial token")
 	}
 }
+
+func TestWildcardHosts(t *testing.T) {
+	tbl := NewTable(nil)
+	tbl.routes["*.example.com"] = &Route{Host: "*.example.com"}
+	tbl.routes["*.b.example.com"] = &Route{Host: "*.b.example.com"}
+	tbl.routes["exact.example.com"] = &Route{Host: "exact.example.com"}
+	tbl.wildcards = true
+	for in, want := range map[string]string{
+		"a.example.com":      "*.example.com",
+		"A.B.Example.com:80": "*.b.example.com",
+		"x.y.b.example.com":  "*.b.example.com",
+		"exact.example.com":  "exact.example.com",
+		"deep.a.example.com": "*.example.com",
+		"example.com":        "",
+		"a.example.org":      "",
+	} {
+		r := tbl.Lookup([]byte(in))
+		got := ""
+		if r != nil {
+			got = r.Host
+		}
+		if got != want {
+			t.Errorf("Lookup(%q) = %q, want %q", in, got, want)
+		}
+	}
+	host := []byte("zz.a.b.example.com")
+	if n := testing.AllocsPerRun(100, func() { tbl.Lookup(host) }); n != 0 {
+		t.Fatalf("wildcard Lookup allocates %v times", n)
+	}
+}

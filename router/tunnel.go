@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/slardar-go/slardar/checkups"
 	"github.com/slardar-go/slardar/router/h1"
 )
 
@@ -59,7 +60,7 @@ func (h *Handler) tunnel(w *h1.ResponseWriter, r *h1.Request, rt *Route, x *exch
 			h.respond(w, resp, c.Name(), lastAddr)
 			return lastAddr, attempt
 		}
-		h.relay(w, resp, c.Name(), lastAddr, p)
+		h.relay(w, resp, c.Name(), p)
 		x.hijacked = true
 		return lastAddr, attempt
 	}
@@ -72,13 +73,11 @@ func (h *Handler) tunnel(w *h1.ResponseWriter, r *h1.Request, rt *Route, x *exch
 }
 
 // relay completes a 101 handshake to the client and copies bytes both ways.
-func (h *Handler) relay(w *h1.ResponseWriter, resp *h1.Response, cluster, addr string, p interface {
-	Acquire()
-	Release()
-}) {
+func (h *Handler) relay(w *h1.ResponseWriter, resp *h1.Response, cluster string, p *checkups.Peer) {
 	upConn, upBuf := resp.Detach()
 	clientConn, clientRW, err := w.Hijack()
 	if err != nil {
+		resp.Release()
 		upConn.Close()
 		h.log.Warn("hijack failed", zap.String("cluster", cluster), zap.Error(err))
 		return
@@ -94,6 +93,7 @@ func (h *Handler) relay(w *h1.ResponseWriter, resp *h1.Response, cluster, addr s
 		bw.WriteString("\r\n")
 	})
 	bw.WriteString("\r\n")
+	resp.Release() // the head is copied; the connection is ours now
 	if err := bw.Flush(); err != nil {
 		clientConn.Close()
 		upConn.Close()

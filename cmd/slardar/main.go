@@ -37,11 +37,11 @@ func main() {
 
 // flags are the command-line settings; non-empty ones override the file.
 type flags struct {
-	config, listen, admin, dataDir, logLevel string
+	config, listen, admin, dataDir, logLevel, consul string
 	check, version                           bool
 }
 
-const usage = `usage: slardar [-config FILE] [-listen ADDR] [-admin ADDR] [-data-dir DIR] [-log-level LEVEL]
+const usage = `usage: slardar [-config FILE] [-listen ADDR] [-admin ADDR] [-data-dir DIR] [-consul ADDR] [-log-level LEVEL]
        slardar -check [-config FILE]
        slardar -version
 
@@ -58,6 +58,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.StringVar(&f.admin, "admin", "", "admin API listen address (default 127.0.0.1:1995)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "directory for the embedded store (default ./data)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default info)")
+	fs.StringVar(&f.consul, "consul", "", "use Consul at this address as the source of truth (host:port or URL)")
 	fs.BoolVar(&f.check, "check", false, "validate the configuration and exit")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -133,6 +134,13 @@ func applyOverrides(cfg *config.Config, f *flags) error {
 	set(&cfg.Listen, f.listen)
 	set(&cfg.Admin.Listen, f.admin)
 	set(&cfg.DataDir, f.dataDir)
+	if f.consul != "" {
+		if cfg.Consul == nil {
+			cfg.Consul = &config.Consul{}
+		}
+		cfg.Consul.Address = f.consul
+		cfg.SetDefaults()
+	}
 	if f.logLevel != "" {
 		switch f.logLevel {
 		case "debug", "info", "warn", "error":

@@ -21,7 +21,6 @@ import (
 	"github.com/slardar-go/slardar/checkups"
 	"github.com/slardar-go/slardar/internal/config"
 	"github.com/slardar-go/slardar/internal/state"
-	"github.com/slardar-go/slardar/internal/store"
 	"github.com/slardar-go/slardar/router"
 	"github.com/slardar-go/slardar/router/h1"
 )
@@ -40,10 +39,11 @@ func serve(ctx context.Context, cfg *config.Config, configPath string, stderr io
 	}
 	defer closeAccess()
 
-	st, err := store.OpenFile(cfg.DataDir, logger.Named("store"))
+	src, err := openSources(cfg, logger)
 	if err != nil {
-		return fmt.Errorf("data dir: %w", err)
+		return err
 	}
+	st := src.store
 	defer st.Close()
 
 	reg := prometheus.NewRegistry()
@@ -67,17 +67,24 @@ func serve(ctx context.Context, cfg *config.Config, configPath string, stderr io
 	applier, err := state.New(state.Options{
 		Store: st, Registry: peers, Checker: checker, Handler: handler,
 		Logger: logger.Named("state"), Static: cfg.Upstreams,
+		Domain: src.domain, Sources: src.syncs, SnapshotPath: src.snapshotPath,
+		MaxStaleness: maxStaleness(cfg),
 	})
 	if err != nil {
 		return err
 	}
+	defer applier.Close()
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	// Apply what is known before the listener opens, so the first request
 	// is routed.
-	snap, err := st.Snapshot(ctx)
+	snaps, cats := src.watch(runCtx)
+	snap, cat, err := src.boot(ctx, snaps, cats, logger)
 	if err != nil {
-		return fmt.Errorf("reading store: %w", err)
+		return err
 	}
-	applier.Apply(snap)
+	applier.Seed(snap, cat)
 
 	proxyLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -106,8 +113,6 @@ func serve(ctx context.Context, cfg *config.Config, configPath string, stderr io
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 
-	runCtx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	goRun := func(name string, fn func() error) {
@@ -120,7 +125,7 @@ func serve(ctx context.Context, cfg *config.Config, configPath string, stderr io
 			}
 		}()
 	}
-	goRun("applier", func() error { return applier.Run(runCtx) })
+	goRun("applier", func() error { return applier.Follow(runCtx, snaps, cats) })
 	goRun("checker", func() error { checker.Run(runCtx); return nil })
 	goRun("proxy", func() error { return proxySrv.Serve(proxyLn) })
 	goRun("admin", func() error { return adminSrv.Serve(adminLn) })
@@ -131,6 +136,7 @@ func serve(ctx context.Context, cfg *config.Config, configPath string, stderr io
 		zap.String("admin", adminLn.Addr().String()),
 		zap.String("config", cfg.Source),
 		zap.String("data_dir", cfg.DataDir),
+		zap.Bool("consul", cfg.Consul != nil),
 		zap.Int("upstreams", len(applier.Clusters())))
 
 	hup := make(chan os.Signal, 1)
@@ -168,6 +174,13 @@ loop:
 	transport.CloseIdle()
 	logger.Info("stopped")
 	return runErr
+}
+
+func maxStaleness(cfg *config.Config) time.Duration {
+	if cfg.Consul == nil {
+		return 0
+	}
+	return cfg.Consul.MaxStaleness
 }
 
 // reload re-reads the config file on SIGHUP and applies its upstreams. A

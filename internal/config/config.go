@@ -28,6 +28,11 @@ type Config struct {
 	Log Log
 	// Proxy holds the data path's limits and timeouts.
 	Proxy Proxy
+	// Consul, when non-nil, makes Consul the source of truth: upstreams and
+	// scripts are read from and written to its KV store, and every catalog
+	// service is routable. Nil (no consul block, no -consul flag) uses the
+	// embedded file store in DataDir.
+	Consul *Consul
 	// Upstreams are the static upstreams of the file, by name (the Host they
 	// serve), as canonical upstream JSON. Upstreams of the same name written
 	// through the admin API (the store) take precedence over these.
@@ -90,6 +95,48 @@ type Proxy struct {
 	ShutdownGrace time.Duration
 }
 
+// Consul configures the Consul source. Unset fields fall back to the
+// standard CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT,
+// CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY, CONSUL_HTTP_SSL and
+// CONSUL_DATACENTER... environment variables, as every Consul tool does.
+type Consul struct {
+	// Address of the agent, "host:port" or a URL. Default CONSUL_HTTP_ADDR,
+	// else 127.0.0.1:8500.
+	Address string
+	// Token is the ACL token. Default CONSUL_HTTP_TOKEN.
+	Token string
+	// Datacenter to query. Default the agent's.
+	Datacenter string
+	// Prefix is the KV folder holding upstreams/ and lua/. Default
+	// "config/slardar/" (Slardar's layout).
+	Prefix string
+	// Domain makes every service routable as "<service>.<domain>". Default
+	// "service.consul", the name Consul's DNS gives it.
+	Domain string
+	// TagFilter, when set, exposes only services carrying this tag.
+	TagFilter string
+	// HostTagPrefix marks service tags that add host names, e.g.
+	// "slardar.host=www.example.com". Default "slardar.host=".
+	HostTagPrefix string
+	// AllowWarning routes to instances whose checks warn, not only pass.
+	AllowWarning bool
+	// WaitTime is the blocking query wait. Default 60s.
+	WaitTime time.Duration
+	// MassRemovalHold is how long a sudden drop of a service's instances
+	// (to zero, or by more than MassRemovalRatio) is held before it is
+	// applied, so an agent restart does not drop traffic. Default 10s.
+	MassRemovalHold time.Duration
+	// MassRemovalRatio is the share of instances whose loss at once is
+	// held. Default 0.5.
+	MassRemovalRatio float64
+	// MaxStaleness turns GET /health to 503 when the last successful sync
+	// with Consul is older than this. Default 2m.
+	MaxStaleness time.Duration
+	// BootTimeout bounds how long start-up waits for Consul before serving
+	// the last applied state saved in DataDir. Default 5s.
+	BootTimeout time.Duration
+}
+
 //go:embed default.hcl
 var defaultHCL []byte
 
@@ -107,6 +154,10 @@ func Default() (*Config, error) {
 
 // DefaultHCL returns the embedded default configuration's text.
 func DefaultHCL() []byte { return defaultHCL }
+
+// SetDefaults fills in every unset field. Parse calls it; callers that
+// change a Config (flag overrides) call it again.
+func (c *Config) SetDefaults() { c.setDefaults() }
 
 func (c *Config) setDefaults() {
 	def := func(d *time.Duration, v time.Duration) {
@@ -128,6 +179,24 @@ func (c *Config) setDefaults() {
 	}
 	if c.Log.Format == "" {
 		c.Log.Format = "console"
+	}
+	if k := c.Consul; k != nil {
+		if k.Prefix == "" {
+			k.Prefix = "config/slardar/"
+		}
+		if k.Domain == "" {
+			k.Domain = "service.consul"
+		}
+		if k.HostTagPrefix == "" {
+			k.HostTagPrefix = "slardar.host="
+		}
+		def(&k.WaitTime, 60*time.Second)
+		def(&k.MassRemovalHold, 10*time.Second)
+		def(&k.MaxStaleness, 2*time.Minute)
+		def(&k.BootTimeout, 5*time.Second)
+		if k.MassRemovalRatio == 0 {
+			k.MassRemovalRatio = 0.5
+		}
 	}
 	p := &c.Proxy
 	def(&p.ReadHeaderTimeout, 10*time.Second)

@@ -122,3 +122,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestConsulBlock(t *testing.T) {
+	c, err := Parse("c.hcl", []byte("consul {\n  address = \"127.0.0.1:8500\"\n  wait_time = \"30s\"\n  allow_warning = true\n}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.Consul
+	if k == nil || k.Address != "127.0.0.1:8500" || k.WaitTime != 30*time.Second || !k.AllowWarning ||
+		k.Prefix != "config/slardar/" || k.Domain != "service.consul" || k.MaxStaleness != 2*time.Minute {
+		t.Fatalf("consul: %+v", k)
+	}
+	if c, _ := Parse("c.hcl", nil); c.Consul != nil {
+		t.Fatal("consul enabled without a block")
+	}
+	if _, err := Parse("c.hcl", []byte("consul {\n  mass_removal_ratio = 2\n}\n")); err == nil {
+		t.Fatal("ratio 2 accepted")
+	}
+}

@@ -28,6 +28,7 @@ type fileSchema struct {
 	Admin    *adminBlock  `hcl:"admin,block"`
 	Log      *logBlock    `hcl:"log,block"`
 	Proxy    *proxyBlock  `hcl:"proxy,block"`
+	Consul   *consulBlock `hcl:"consul,block"`
 	Upstream []upstreamBl `hcl:"upstream,block"`
 }
 
@@ -53,6 +54,22 @@ type proxyBlock struct {
 	MaxRequestsPerConn  *int           `hcl:"max_requests_per_conn,optional"`
 	MaxIdleConnsPerPeer *int           `hcl:"max_idle_conns_per_peer,optional"`
 	RetryBufferBytes    *int           `hcl:"retry_buffer_bytes,optional"`
+}
+
+type consulBlock struct {
+	Address          *string        `hcl:"address,optional"`
+	Token            *string        `hcl:"token,optional"`
+	Datacenter       *string        `hcl:"datacenter,optional"`
+	Prefix           *string        `hcl:"prefix,optional"`
+	Domain           *string        `hcl:"domain,optional"`
+	TagFilter        *string        `hcl:"tag_filter,optional"`
+	HostTagPrefix    *string        `hcl:"host_tag_prefix,optional"`
+	AllowWarning     *bool          `hcl:"allow_warning,optional"`
+	MassRemovalRatio *float64       `hcl:"mass_removal_ratio,optional"`
+	WaitTime         hcl.Expression `hcl:"wait_time,optional"`
+	MassRemovalHold  hcl.Expression `hcl:"mass_removal_hold,optional"`
+	MaxStaleness     hcl.Expression `hcl:"max_staleness,optional"`
+	BootTimeout      hcl.Expression `hcl:"boot_timeout,optional"`
 }
 
 type upstreamBl struct {
@@ -152,6 +169,37 @@ func parse(name string, src []byte) (*Config, error) {
 		setInt(&c.Proxy.MaxIdleConnsPerPeer, pb.MaxIdleConnsPerPeer)
 		setInt(&c.Proxy.RetryBufferBytes, pb.RetryBufferBytes)
 	}
+	if kb := s.Consul; kb != nil {
+		k := &Consul{}
+		setStr(&k.Address, kb.Address)
+		setStr(&k.Token, kb.Token)
+		setStr(&k.Datacenter, kb.Datacenter)
+		setStr(&k.Prefix, kb.Prefix)
+		setStr(&k.Domain, kb.Domain)
+		setStr(&k.TagFilter, kb.TagFilter)
+		setStr(&k.HostTagPrefix, kb.HostTagPrefix)
+		if kb.AllowWarning != nil {
+			k.AllowWarning = *kb.AllowWarning
+		}
+		if kb.MassRemovalRatio != nil {
+			k.MassRemovalRatio = *kb.MassRemovalRatio
+		}
+		for _, d := range []struct {
+			expr hcl.Expression
+			name string
+			dst  *time.Duration
+		}{
+			{kb.WaitTime, "consul.wait_time", &k.WaitTime},
+			{kb.MassRemovalHold, "consul.mass_removal_hold", &k.MassRemovalHold},
+			{kb.MaxStaleness, "consul.max_staleness", &k.MaxStaleness},
+			{kb.BootTimeout, "consul.boot_timeout", &k.BootTimeout},
+		} {
+			if err := decodeDuration(d.expr, d.name, d.dst); err != nil {
+				return nil, err
+			}
+		}
+		c.Consul = k
+	}
 	for _, u := range s.Upstream {
 		if _, dup := c.Upstreams[strings.ToLower(u.Name)]; dup {
 			return nil, fmt.Errorf("%s: upstream %q: defined twice", rangeString(u.DefRange), u.Name)
@@ -240,6 +288,14 @@ func (c *Config) validate(file string) error {
 	}
 	if c.Proxy.RetryBufferBytes < 0 || c.Proxy.RetryBufferBytes > 64<<20 {
 		return fmt.Errorf("%s: proxy.retry_buffer_bytes: %d is outside 0..67108864", file, c.Proxy.RetryBufferBytes)
+	}
+	if k := c.Consul; k != nil {
+		if k.MassRemovalRatio <= 0 || k.MassRemovalRatio > 1 {
+			return fmt.Errorf("%s: consul.mass_removal_ratio: %g is outside (0, 1]", file, k.MassRemovalRatio)
+		}
+		if k.WaitTime > 10*time.Minute {
+			return fmt.Errorf("%s: consul.wait_time: %v is over Consul's 10m maximum", file, k.WaitTime)
+		}
 	}
 	if c.Proxy.MaxIdleConnsPerPeer < 0 {
 		return fmt.Errorf("%s: proxy.max_idle_conns_per_peer: must not be negative", file)

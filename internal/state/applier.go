@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/slardar-go/slardar/admin"
 	"github.com/slardar-go/slardar/checkups"
+	"github.com/slardar-go/slardar/internal/consul"
 	"github.com/slardar-go/slardar/internal/store"
 	"github.com/slardar-go/slardar/router"
 )
@@ -31,9 +33,16 @@ type Source string
 
 // Sources of upstream definitions.
 const (
-	SourceFile  Source = "file"
-	SourceStore Source = "store"
+	SourceFile    Source = "file"
+	SourceStore   Source = "store"
+	SourceCatalog Source = "catalog"
 )
+
+// SyncSource is a watched source whose freshness /health reports.
+type SyncSource struct {
+	Name     string
+	LastSync func() time.Time
+}
 
 // Applier turns desired state into the running data plane. Its methods are
 // safe for concurrent use; applies are serialized.
@@ -44,9 +53,15 @@ type Applier struct {
 	handler *router.Handler
 	log     *zap.Logger
 
+	domain   string
+	sources  []SyncSource
+	maxStale time.Duration
+	saver    *snapshotSaver
+
 	mu       sync.Mutex // serializes applies; never taken by the request path
 	static   map[string]*checkups.Upstream
 	snap     *store.Snapshot
+	catalog  *consul.CatalogSnapshot
 	good     map[string]storedValue // store key → last good value
 	applied  uint64
 	notify   chan struct{} // closed and replaced after every apply
@@ -76,6 +91,15 @@ type Options struct {
 	Logger   *zap.Logger
 	// Static are the config file's upstreams by name, as canonical JSON.
 	Static map[string][]byte
+	// Domain names catalog clusters "<service>.<domain>" (Consul only).
+	Domain string
+	// Sources are checked by Health: when any has not synced for
+	// MaxStaleness, /health answers 503.
+	Sources      []SyncSource
+	MaxStaleness time.Duration
+	// SnapshotPath, when set, receives every applied state so a start
+	// while the source is down can serve it (see LoadSnapshot).
+	SnapshotPath string
 }
 
 // New returns an Applier; call Run to start following the store.
@@ -86,8 +110,14 @@ func New(o Options) (*Applier, error) {
 		checker: o.Checker,
 		handler: o.Handler,
 		log:     o.Logger,
-		good:    map[string]storedValue{},
-		notify:  make(chan struct{}),
+		good:     map[string]storedValue{},
+		notify:   make(chan struct{}),
+		domain:   o.Domain,
+		sources:  o.Sources,
+		maxStale: o.MaxStaleness,
+	}
+	if o.SnapshotPath != "" {
+		a.saver = newSnapshotSaver(o.SnapshotPath, a.log)
 	}
 	if a.log == nil {
 		a.log = zap.NewNop()
@@ -113,12 +143,50 @@ func parseStatic(in map[string][]byte) (map[string]*checkups.Upstream, error) {
 	return out, nil
 }
 
-// Run follows the store until ctx ends, applying every snapshot.
-func (a *Applier) Run(ctx context.Context) error {
-	for snap := range a.store.Watch(ctx) {
-		a.Apply(snap)
+// Follow applies store snapshots and catalog snapshots as they arrive until
+// ctx ends. Either channel may be nil.
+func (a *Applier) Follow(ctx context.Context, snaps <-chan *store.Snapshot, catalog <-chan *consul.CatalogSnapshot) error {
+	for snaps != nil || catalog != nil {
+		select {
+		case snap, ok := <-snaps:
+			if !ok {
+				snaps = nil
+				continue
+			}
+			a.Apply(snap)
+		case cat, ok := <-catalog:
+			if !ok {
+				catalog = nil
+				continue
+			}
+			a.SetCatalog(cat)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	<-ctx.Done()
 	return ctx.Err()
+}
+
+// Seed applies a first state (store snapshot and, with Consul, a catalog
+// snapshot) in one step, so start-up never publishes half of it.
+func (a *Applier) Seed(snap *store.Snapshot, cat *consul.CatalogSnapshot) {
+	a.mu.Lock()
+	a.catalog = cat
+	a.mu.Unlock()
+	a.Apply(snap)
+}
+
+// SetCatalog makes cat the catalog state and re-applies.
+func (a *Applier) SetCatalog(cat *consul.CatalogSnapshot) {
+	a.mu.Lock()
+	a.catalog = cat
+	snap := a.snap
+	a.mu.Unlock()
+	if snap == nil {
+		snap = &store.Snapshot{Entries: map[string][]byte{}}
+	}
+	a.Apply(snap)
 }
 
 // SetStatic replaces the config file's upstreams (on reload) and re-applies.
@@ -172,9 +240,23 @@ func (a *Applier) Apply(snap *store.Snapshot) {
 		}
 	}
 
+	hosts := a.addCatalog(desired, sources)
+
 	prev := a.view.Load()
 	next := &applied{byName: make(map[string]*checkups.Cluster, len(desired)), sources: sources}
 	for name, up := range desired {
+		if up.Service != "" {
+			resolved, err := up.Resolve(a.instances(up.Service))
+			if err != nil {
+				a.log.Error("service upstream rejected", zap.String("upstream", name),
+					zap.String("service", up.Service), zap.Error(err))
+				if old := prev.byName[name]; old != nil {
+					next.byName[name] = old
+				}
+				continue
+			}
+			up = resolved
+		}
 		old := prev.byName[name]
 		if old != nil && bytes.Equal(old.Spec().Canonical(), up.Canonical()) {
 			next.byName[name] = old
@@ -196,7 +278,13 @@ func (a *Applier) Apply(snap *store.Snapshot) {
 	}
 	sort.Slice(next.clusters, func(i, j int) bool { return next.clusters[i].Name() < next.clusters[j].Name() })
 
-	table := router.NewTable(next.byName)
+	routes := make(map[string]*checkups.Cluster, len(hosts))
+	for host, name := range hosts {
+		if c := next.byName[name]; c != nil {
+			routes[host] = c
+		}
+	}
+	table := router.NewTable(routes)
 	old := a.handler.SetTable(table)
 	for _, line := range table.Diff(old) {
 		a.log.Info("route change", zap.String("change", line), zap.Uint64("index", snap.Index))
@@ -205,10 +293,63 @@ func (a *Applier) Apply(snap *store.Snapshot) {
 	a.reg.Retain(next.clusters)
 	a.view.Store(next)
 
+	if a.saver != nil {
+		a.saver.save(&Saved{Store: snap, Catalog: a.catalog})
+	}
 	a.applied = snap.Index
 	a.lastSync = time.Now()
 	close(a.notify)
 	a.notify = make(chan struct{})
+}
+
+// addCatalog adds a cluster for every catalog service that no explicit
+// upstream names, and returns host → cluster name for the whole table:
+// every upstream serves its own name; a service serves "<name>.<domain>"
+// and its tag hosts. Explicit upstreams (store, then file) win over the
+// catalog for a name.
+func (a *Applier) addCatalog(desired map[string]*checkups.Upstream, sources map[string]Source) map[string]string {
+	hosts := make(map[string]string, len(desired))
+	for name := range desired {
+		hosts[name] = name
+	}
+	if a.catalog == nil {
+		return hosts
+	}
+	for _, svc := range a.catalog.Services {
+		name := strings.ToLower(svc.Name + "." + a.domain)
+		if _, explicit := desired[name]; !explicit {
+			up, err := checkups.ParseUpstream([]byte(`{"service":` + strconv.Quote(svc.Name) + `}`))
+			if err != nil {
+				a.log.Warn("catalog service not routable", zap.String("service", svc.Name), zap.Error(err))
+				continue
+			}
+			desired[name] = up
+			sources[name] = SourceCatalog
+		}
+		hosts[name] = name
+		for _, h := range svc.Hosts {
+			if _, taken := hosts[h]; !taken {
+				hosts[h] = name
+			}
+		}
+	}
+	return hosts
+}
+
+// instances returns a service's usable catalog instances as servers.
+func (a *Applier) instances(service string) []checkups.Server {
+	if a.catalog == nil {
+		return nil
+	}
+	svc := a.catalog.Services[service]
+	if svc == nil {
+		return nil
+	}
+	out := make([]checkups.Server, 0, len(svc.Instances))
+	for _, in := range svc.Instances {
+		out = append(out, checkups.Server{Host: in.Address, Port: in.Port, Weight: in.Weight})
+	}
+	return out
 }
 
 // storedUpstream parses a store value, or returns the key's last good value
@@ -266,22 +407,49 @@ func (a *Applier) SourceOf(name string) Source {
 	return a.view.Load().sources[strings.ToLower(name)]
 }
 
-// Health reports the applier's view of the control plane.
+// Health reports the applier's view of the control plane: unhealthy until
+// a first state is applied, and when a watched source has not synced for
+// longer than the allowed staleness (the state served may be outdated).
 func (a *Applier) Health() admin.Health {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	applied, lastApply := a.applied, a.lastSync
+	a.mu.Unlock()
 	h := admin.Health{
-		OK:       !a.lastSync.IsZero(),
-		LastSync: a.lastSync,
+		OK:       !lastApply.IsZero(),
+		LastSync: lastApply,
 		Details: map[string]any{
-			"applied_index": a.applied,
+			"applied_index": applied,
 			"upstreams":     len(a.view.Load().clusters),
 		},
 	}
 	if !h.OK {
 		h.Reason = "no state applied yet"
+		return h
+	}
+	now := time.Now()
+	for _, src := range a.sources {
+		last := src.LastSync()
+		age := now.Sub(last)
+		if last.IsZero() {
+			age = now.Sub(lastApply)
+		} else if last.Before(h.LastSync) {
+			h.LastSync = last
+		}
+		h.Details[src.Name+"_sync_age_s"] = age.Seconds()
+		if a.maxStale > 0 && age > a.maxStale && h.OK {
+			h.OK = false
+			h.Reason = src.Name + " not synced for " + age.Round(time.Second).String() +
+				" (max " + a.maxStale.String() + "); serving the last good state"
+		}
 	}
 	return h
+}
+
+// Close flushes the pending state snapshot, if any.
+func (a *Applier) Close() {
+	if a.saver != nil {
+		a.saver.close()
+	}
 }
 
 var _ admin.View = (*Applier)(nil)

@@ -105,11 +105,11 @@ type Options struct {
 // New returns an Applier; call Run to start following the store.
 func New(o Options) (*Applier, error) {
 	a := &Applier{
-		store:   o.Store,
-		reg:     o.Registry,
-		checker: o.Checker,
-		handler: o.Handler,
-		log:     o.Logger,
+		store:    o.Store,
+		reg:      o.Registry,
+		checker:  o.Checker,
+		handler:  o.Handler,
+		log:      o.Logger,
 		good:     map[string]storedValue{},
 		notify:   make(chan struct{}),
 		domain:   o.Domain,

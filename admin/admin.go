@@ -81,6 +81,10 @@ type Options struct {
 	// MaxBodyBytes caps a request body; larger bodies get 413. Default
 	// 1 MiB.
 	MaxBodyBytes int64
+	// Upgrade, when set, is called by POST /upgrade: it starts the new
+	// binary and returns once it serves (or failed to). The calling
+	// process then drains and exits.
+	Upgrade func(ctx context.Context) error
 }
 
 // server is the http.Handler New returns.
@@ -94,6 +98,7 @@ type server struct {
 	applyTimeout time.Duration
 	maxBody      int64
 	routes       []route
+	upgrade      func(ctx context.Context) error
 }
 
 // New returns the admin API handler. It panics if Store or View is nil: a
@@ -111,6 +116,7 @@ func New(o Options) http.Handler {
 		started:      o.Started,
 		applyTimeout: o.ApplyTimeout,
 		maxBody:      o.MaxBodyBytes,
+		upgrade:      o.Upgrade,
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()

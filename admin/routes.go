@@ -58,6 +58,11 @@ func (s *server) routeTable(metrics http.Handler) []route {
 	if metrics != nil {
 		routes = append(routes, route{pattern: "/metrics", methods: rawGet(metrics)})
 	}
+	if s.upgrade != nil {
+		routes = append(routes, route{pattern: "/upgrade", methods: map[string]endpoint{
+			http.MethodPost: {api: s.postUpgrade, mutates: true},
+		}})
+	}
 	return routes
 }
 

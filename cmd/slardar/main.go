@@ -37,16 +37,20 @@ func main() {
 
 // flags are the command-line settings; non-empty ones override the file.
 type flags struct {
-	config, listen, admin, dataDir, logLevel, consul string
+	config, listen, admin, dataDir, logLevel, consul, pidFile string
 	check, version                                   bool
 }
 
-const usage = `usage: slardar [-config FILE] [-listen ADDR] [-admin ADDR] [-data-dir DIR] [-consul ADDR] [-log-level LEVEL]
+const usage = `usage: slardar [-config FILE] [-listen ADDR] [-admin ADDR] [-data-dir DIR] [-consul ADDR]
+               [-log-level LEVEL] [-pid-file FILE]
        slardar -check [-config FILE]
        slardar -version
 
 Flags override the config file. Without -config the embedded default runs:
 proxy on :8080, admin on 127.0.0.1:1995, upstream "example.local" -> 127.0.0.1:9001, :9002.
+
+Signals: SIGHUP reloads the config file's upstreams; SIGUSR2 upgrades to the binary on
+disk (listening sockets handed over, no connection lost); SIGTERM/SIGINT drain and stop.
 `
 
 func parseFlags(args []string) (*flags, error) {
@@ -59,6 +63,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.StringVar(&f.dataDir, "data-dir", "", "directory for the embedded store (default ./data)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default info)")
 	fs.StringVar(&f.consul, "consul", "", "use Consul at this address as the source of truth (host:port or URL)")
+	fs.StringVar(&f.pidFile, "pid-file", "", "write the serving process's PID here (kept right across upgrades)")
 	fs.BoolVar(&f.check, "check", false, "validate the configuration and exit")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -96,7 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, f.config, stderr); err != nil {
+	if err := serve(ctx, cfg, f, stderr); err != nil {
 		fmt.Fprintf(stderr, "slardar: %v\n", err)
 		return 1
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -21,17 +20,25 @@ import (
 	"github.com/slardar-go/slardar/checkups"
 	"github.com/slardar-go/slardar/internal/config"
 	"github.com/slardar-go/slardar/internal/state"
+	"github.com/slardar-go/slardar/internal/upgrade"
 	"github.com/slardar-go/slardar/router"
 	"github.com/slardar-go/slardar/router/h1"
 )
 
 // serve wires the process together and runs it until ctx ends.
-func serve(ctx context.Context, cfg *config.Config, configPath string, stderr io.Writer) error {
+func serve(ctx context.Context, cfg *config.Config, f *flags, stderr io.Writer) error {
 	logger, err := newLogger(cfg.Log, stderr)
 	if err != nil {
 		return err
 	}
 	defer logger.Sync() //nolint:errcheck // nothing useful to do on exit
+	logger = logger.With(zap.Int("pid", os.Getpid()))
+
+	upg, err := upgrade.New(upgrade.Options{PIDFile: f.pidFile, Logger: logger.Named("upgrade")})
+	if err != nil {
+		return err
+	}
+	defer upg.Stop()
 
 	access, closeAccess, err := newAccessLog(cfg.Log.AccessLog)
 	if err != nil {
@@ -86,11 +93,13 @@ func serve(ctx context.Context, cfg *config.Config, configPath string, stderr io
 	}
 	applier.Seed(snap, cat)
 
-	proxyLn, err := net.Listen("tcp", cfg.Listen)
+	// Listeners come from the upgrader: inherited from the process being
+	// replaced, or new.
+	proxyLn, err := upg.Listen("proxy", "tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("proxy listener: %w", err)
 	}
-	adminLn, err := net.Listen("tcp", cfg.Admin.Listen)
+	adminLn, err := upg.Listen("admin", "tcp", cfg.Admin.Listen)
 	if err != nil {
 		proxyLn.Close()
 		return fmt.Errorf("admin listener: %w", err)
@@ -109,6 +118,7 @@ func serve(ctx context.Context, cfg *config.Config, configPath string, stderr io
 		Handler: admin.New(admin.Options{
 			Store: st, View: applier, Token: cfg.Admin.Token, Logger: logger.Named("admin"),
 			Gatherer: reg, Version: version, Started: time.Now(),
+			Upgrade: upg.Upgrade,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -130,6 +140,9 @@ func serve(ctx context.Context, cfg *config.Config, configPath string, stderr io
 	goRun("proxy", func() error { return proxySrv.Serve(proxyLn) })
 	goRun("admin", func() error { return adminSrv.Serve(adminLn) })
 
+	if err := upg.Ready(); err != nil {
+		logger.Error("telling the previous process we serve failed", zap.Error(err))
+	}
 	logger.Info("slardar started",
 		zap.String("version", version),
 		zap.String("listen", proxyLn.Addr().String()),
@@ -137,11 +150,15 @@ func serve(ctx context.Context, cfg *config.Config, configPath string, stderr io
 		zap.String("config", cfg.Source),
 		zap.String("data_dir", cfg.DataDir),
 		zap.Bool("consul", cfg.Consul != nil),
+		zap.Bool("upgraded", upg.HasParent()),
 		zap.Int("upstreams", len(applier.Clusters())))
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
 
 	var runErr error
 loop:
@@ -153,21 +170,34 @@ loop:
 			runErr = err
 			break loop
 		case <-hup:
-			reload(configPath, cfg, applier, logger)
+			reload(f.config, cfg, applier, logger)
+		case <-usr2:
+			go func() {
+				if err := upg.Upgrade(runCtx); err != nil {
+					logger.Error("upgrade failed; this process keeps serving", zap.Error(err))
+				}
+			}()
+		case <-upg.Exit():
+			logger.Info("the new process serves; draining and exiting")
+			break loop
 		}
 	}
 
 	logger.Info("stopping: draining in-flight requests", zap.Duration("grace", cfg.Proxy.ShutdownGrace))
 	sctx, scancel := context.WithTimeout(context.Background(), cfg.Proxy.ShutdownGrace)
 	defer scancel()
+	// The admin listener closes first: after a hand-off the new process
+	// owns the API (with the file store, a write taken here would not be
+	// seen there), and on a stop load balancers probing /health see the
+	// process leave.
+	if err := adminSrv.Shutdown(sctx); err != nil {
+		logger.Warn("admin shutdown", zap.Error(err))
+	}
 	if err := proxySrv.Shutdown(sctx); err != nil {
 		logger.Warn("proxy shutdown", zap.Error(err))
 	}
 	if err := handler.Shutdown(sctx); err != nil {
 		logger.Warn("tunnels cut at the end of the grace period", zap.Error(err))
-	}
-	if err := adminSrv.Shutdown(sctx); err != nil {
-		logger.Warn("admin shutdown", zap.Error(err))
 	}
 	cancel()
 	wg.Wait()

@@ -19,7 +19,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -36,9 +35,6 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// modulePath identifies slardar's go.mod when looking for the module root.
-const modulePath = "github.com/slardar-go/slardar"
-
 func main() {
 	opts, err := parseOptions(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -50,7 +46,10 @@ func main() {
 	}
 	cfg := zap.NewDevelopmentConfig()
 	cfg.DisableStacktrace = true
-	cfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+	cfg.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+	if st, err := os.Stderr.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder // a terminal
+	}
 	logger, err := cfg.Build()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: logger: %v\n", err)
@@ -64,29 +63,6 @@ func main() {
 		logger.Error("bench failed", zap.Error(err))
 		stop()
 		os.Exit(1)
-	}
-}
-
-// paths are the files and folders a run reads and writes.
-type paths struct {
-	modRoot   string // slardar module root
-	resultsMD string // integration/bench/results.md
-	resultsJS string // integration/bench/results.json
-	outDir    string // integration/bench/out: scratch, git-ignored
-	workDir   string // out/run: configs and logs of the current run
-	profile   string // out/slardar.pprof
-}
-
-func newPaths(modRoot string) paths {
-	bench := filepath.Join(modRoot, "integration", "bench")
-	out := filepath.Join(bench, "out")
-	return paths{
-		modRoot:   modRoot,
-		resultsMD: filepath.Join(bench, "results.md"),
-		resultsJS: filepath.Join(bench, "results.json"),
-		outDir:    out,
-		workDir:   filepath.Join(out, "run"),
-		profile:   filepath.Join(out, "slardar.pprof"),
 	}
 }
 
@@ -174,29 +150,9 @@ func run(ctx context.Context, logger *zap.Logger, opts options, command string) 
 	}
 
 	meta.Took = time.Since(started).Round(time.Second).String()
+	meta.LoadEnd = loadAverage()
 	rows := summarize(samples, set.names, opts.conns)
 	return writeResults(p, meta, samples, rows)
-}
-
-// writeResults prints the table and writes results.md and results.json.
-func writeResults(p paths, meta runMeta, samples []sample, rows []summaryRow) error {
-	var table bytes.Buffer
-	if err := writeTable(&table, rows); err != nil {
-		return fmt.Errorf("render table: %w", err)
-	}
-	fmt.Printf("\n%s\n", table.String())
-	if err := os.WriteFile(p.resultsMD, []byte(markdownReport(meta, rows)), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", p.resultsMD, err)
-	}
-	js, err := rawJSON(rawReport{Meta: meta, Samples: samples, Summary: rows})
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(p.resultsJS, js, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", p.resultsJS, err)
-	}
-	fmt.Printf("wrote %s and %s\n", p.resultsMD, p.resultsJS)
-	return nil
 }
 
 // wantedTools lists the external commands the selected targets need; wrk always.
@@ -208,29 +164,6 @@ func wantedTools(targets []string) []string {
 		}
 	}
 	return want
-}
-
-// findModuleRoot walks up from dir to the folder whose go.mod declares slardar's module.
-func findModuleRoot(dir string) (string, error) {
-	for d := dir; ; d = filepath.Dir(d) {
-		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil && goModModule(b) == modulePath {
-			return d, nil
-		}
-		if parent := filepath.Dir(d); parent == d {
-			return "", fmt.Errorf("no go.mod of %s above %s: run from inside the slardar module", modulePath, dir)
-		}
-	}
-}
-
-// goModModule returns the module path declared in a go.mod's content.
-func goModModule(b []byte) string {
-	for line := range bytes.SplitSeq(b, []byte("\n")) {
-		if rest, ok := bytes.CutPrefix(bytes.TrimSpace(line), []byte("module")); ok && len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
-			return strings.Trim(string(bytes.TrimSpace(rest)), `"`)
-		}
-	}
-	return ""
 }
 
 // loadAverage is the first three fields of /proc/loadavg, or "unknown".

@@ -80,7 +80,7 @@ func TestReports(t *testing.T) {
 	}
 	meta := runMeta{
 		Command: "go run ./integration/bench", Started: time.Date(2026, 11, 22, 1, 2, 0, 0, time.UTC), Took: "5m0s",
-		CPUs: 2, LoadAvg: "0.10 0.20 0.30", Versions: map[string]string{"nginx": "nginx/1.22.1", "go": "go1.26.8"},
+		CPUs: 2, LoadAvg: "0.10 0.20 0.30", LoadEnd: "1.00 0.50 0.30", Versions: map[string]string{"nginx": "nginx/1.22.1", "go": "go1.26.8"},
 		Warmup: "2s", Duration: "10s", Rounds: 3, Conns: []int{64}, Skipped: map[string]string{targetHAProxy: "haproxy is not installed"},
 	}
 	md := markdownReport(meta, rows)
@@ -88,7 +88,8 @@ func TestReports(t *testing.T) {
 		"| target | conns | req/s | × nginx | p50 ms | p99 ms | RSS MiB | CPU µs/req | errors |",
 		"| nginx | 64 | 53.9k | 1.00 | 1.23 | 5.50 | 20 | 11.9 | 0 |",
 		"| direct | 64 | 512 | 0.01 | 0.30 | 1.00 | — | — | 0 |",
-		"2026-11-22 01:02 UTC", "go: go1.26.8. nginx: nginx/1.22.1.", "- haproxy: haproxy is not installed",
+		"2026-11-22 01:02 UTC", "load average 0.10 0.20 0.30 at start, 1.00 0.50 0.30 at the end",
+		"go: go1.26.8. nginx: nginx/1.22.1.", "- haproxy: haproxy is not installed",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)

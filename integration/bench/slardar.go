@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -37,12 +38,19 @@ upstream %q {
 `, port, dataDir, adminPort, benchHost, strings.Join(servers, ", ")), nil
 }
 
-// buildSlardar builds bin/slardar from the module root with the go toolchain.
+// buildSlardar builds bin/slardar from the module root with the go toolchain, stamped
+// with `git describe` like `make build`, so the report names the code it measured.
 func buildSlardar(ctx context.Context, logger *zap.Logger, modRoot string) (string, error) {
 	bin := filepath.Join(modRoot, "bin", "slardar")
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/slardar")
+	version := "dev"
+	describe := exec.CommandContext(ctx, "git", "describe", "--always", "--dirty")
+	describe.Dir = modRoot
+	if out, err := describe.Output(); err == nil && len(bytes.TrimSpace(out)) > 0 {
+		version = string(bytes.TrimSpace(out))
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-ldflags", "-X main.version="+version, "-o", bin, "./cmd/slardar")
 	cmd.Dir = modRoot
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {

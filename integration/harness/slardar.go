@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,6 +29,8 @@ type Options struct {
 	Env []string
 	// NoWait skips waiting for /health (for tests expecting a failed start).
 	NoWait bool
+	// Binary overrides the slardar binary (upgrade tests swap it on disk).
+	Binary string
 }
 
 // Slardar is a running slardar process.
@@ -39,13 +39,16 @@ type Slardar struct {
 	AdminAddr string
 	DataDir   string
 	Config    string // path of the generated config file
+	// PIDFile always names the serving process: after a binary upgrade it
+	// is the new process, which the harness stops too.
+	PIDFile string
 
-	t    testing.TB
-	cmd  *exec.Cmd
-	logs *syncBuffer
-	done chan struct{}
-	err  error
-	opts Options
+	t       testing.TB
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	err     error
+	opts    Options
 }
 
 // Start runs the real binary with a generated config on free loopback
@@ -58,7 +61,10 @@ func Start(t testing.TB, o Options) *Slardar {
 	}
 	s.ProxyAddr = FreeAddr(t)
 	s.AdminAddr = FreeAddr(t)
-	s.Config = filepath.Join(t.TempDir(), "slardar.hcl")
+	dir := t.TempDir()
+	s.Config = filepath.Join(dir, "slardar.hcl")
+	s.PIDFile = filepath.Join(dir, "slardar.pid")
+	s.logPath = filepath.Join(dir, "slardar.log")
 	cfg := fmt.Sprintf("listen = %q\ndata_dir = %q\nadmin { listen = %q }\nlog { level = \"debug\" }\n%s\n",
 		s.ProxyAddr, s.DataDir, s.AdminAddr, o.Config)
 	if err := os.WriteFile(s.Config, []byte(cfg), 0o600); err != nil {
@@ -74,12 +80,22 @@ func Start(t testing.TB, o Options) *Slardar {
 
 func (s *Slardar) start() {
 	s.t.Helper()
-	args := append([]string{"-config", s.Config}, s.opts.Args...)
-	s.cmd = exec.Command(Binary(s.t), args...)
+	args := append([]string{"-config", s.Config, "-pid-file", s.PIDFile}, s.opts.Args...)
+	bin := s.opts.Binary
+	if bin == "" {
+		bin = Binary(s.t)
+	}
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Env = append(os.Environ(), s.opts.Env...)
-	s.logs = &syncBuffer{}
-	s.cmd.Stdout = s.logs
-	s.cmd.Stderr = s.logs
+	// A file, not a pipe: an upgraded process inherits it and outlives the
+	// one started here, and Wait must not wait for it.
+	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer logf.Close()
+	s.cmd.Stdout = logf
+	s.cmd.Stderr = logf
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
@@ -124,25 +140,69 @@ func (s *Slardar) Wait(timeout time.Duration) (int, error) {
 	return 0, s.err
 }
 
-// Stop sends SIGTERM and waits for a graceful exit (SIGKILL after 15s).
+// Stop sends SIGTERM to the serving process (the one started here, or the
+// one it upgraded to) and waits for a graceful exit (SIGKILL after 15s).
 func (s *Slardar) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
-	select {
-	case <-s.done:
-		return
-	default:
+	if pid := s.ServingPID(); pid > 0 && pid != s.cmd.Process.Pid {
+		stopPID(pid)
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.done:
-	case <-time.After(15 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
+	default:
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(15 * time.Second):
+			s.cmd.Process.Kill()
+			<-s.done
+		}
 	}
 	if s.t.Failed() {
 		s.t.Logf("slardar logs:\n%s", s.Logs())
+	}
+}
+
+// ServingPID returns the PID in the PID file (0 if none).
+func (s *Slardar) ServingPID() int {
+	b, err := os.ReadFile(s.PIDFile)
+	if err != nil {
+		return 0
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	return pid
+}
+
+// StartedPID returns the PID of the process the harness started.
+func (s *Slardar) StartedPID() int { return s.cmd.Process.Pid }
+
+// Exited reports whether the process the harness started has exited.
+func (s *Slardar) Exited() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stopPID stops a process the harness did not start (an upgraded one).
+func stopPID(pid int) {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return
+	}
+	p.Signal(syscall.SIGTERM)
+	deadline := time.Now().Add(15 * time.Second)
+	for p.Signal(syscall.Signal(0)) == nil {
+		if time.Now().After(deadline) {
+			p.Kill()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -158,8 +218,12 @@ func (s *Slardar) Restart() {
 // Signal sends sig to the process.
 func (s *Slardar) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
 
-// Logs returns everything the process wrote so far.
-func (s *Slardar) Logs() string { return s.logs.String() }
+// Logs returns everything the process (and any process it upgraded to)
+// wrote so far.
+func (s *Slardar) Logs() string {
+	b, _ := os.ReadFile(s.logPath)
+	return string(b)
+}
 
 // client is shared: keep-alive connections like a real client.
 var client = &http.Client{
@@ -235,22 +299,4 @@ func FreeAddr(t testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

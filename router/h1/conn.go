@@ -127,7 +127,11 @@ func (c *serverConn) awaitRequest() bool {
 	}
 	c.state.Store(connIdle)
 	if s.closing.Load() {
-		return false
+		// Draining. Reaching here means the client was not told to close
+		// (a fresh connection, or a response sent before Shutdown), so a
+		// request may be on its way: wait briefly for it. It is answered
+		// with "Connection: close".
+		c.tc.readDeadline(now.Add(s.drainIdleTimeout()))
 	}
 	_, err := c.br.Peek(1)
 	if !c.state.CompareAndSwap(connIdle, connBusy) {

@@ -37,6 +37,7 @@ const (
 	DefaultBodyReadTimeout    = 60 * time.Second
 	DefaultMaxHeaderBytes     = 64 << 10
 	DefaultMaxRequestsPerConn = 1000
+	DefaultDrainIdleTimeout   = time.Second
 )
 
 // Server serves HTTP/1.x on listeners with one goroutine per connection.
@@ -64,6 +65,13 @@ type Server struct {
 	// connection before it is closed. 0 means the default, 1000 (nginx
 	// keepalive_requests); negative means unlimited.
 	MaxRequestsPerConn int
+	// DrainIdleTimeout is how long, during Shutdown, an idle connection
+	// may still deliver a request before it is closed. A request that was
+	// already on its way (the first one of a connection accepted just
+	// before the listener closed, or one racing the close of a keep-alive
+	// connection) is then answered, with "Connection: close", instead of
+	// being cut off. Default 1s.
+	DrainIdleTimeout time.Duration
 	// Logger receives connection-level errors and handler panics. nil
 	// logs nothing.
 	Logger *zap.Logger
@@ -123,9 +131,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.mu.Lock()
 	err := s.closeListenersLocked()
+	// Idle connections are not closed at once: a request may be in flight
+	// towards them. They get a short read deadline instead and close when
+	// it passes with nothing read (see awaitRequest).
+	drainBy := time.Now().Add(s.drainIdleTimeout())
 	for c := range s.conns {
-		if c.state.CompareAndSwap(connIdle, connClosed) {
-			_ = c.nc.Close()
+		if c.state.Load() == connIdle {
+			_ = c.nc.SetReadDeadline(drainBy)
 		}
 	}
 	if s.drained == nil {
@@ -236,6 +248,9 @@ func (s *Server) readHeaderTimeout() time.Duration {
 	return orDefault(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 }
 func (s *Server) idleTimeout() time.Duration { return orDefault(s.IdleTimeout, DefaultIdleTimeout) }
+func (s *Server) drainIdleTimeout() time.Duration {
+	return orDefault(s.DrainIdleTimeout, DefaultDrainIdleTimeout)
+}
 func (s *Server) writeTimeout() time.Duration {
 	return orDefault(s.WriteTimeout, DefaultWriteTimeout)
 }

@@ -574,3 +574,39 @@ func TestServerRequestRemoteAddr(t *testing.T) {
 		t.Fatalf("remote %s", s)
 	}
 }
+
+// A request racing Shutdown on an idle keep-alive connection is answered
+// (with Connection: close) rather than cut off: the client could not know
+// the server was about to close.
+func TestServerShutdownServesRequestRacingTheClose(t *testing.T) {
+	s, addr := startServer(t, HandlerFunc(func(w *ResponseWriter, r *Request) {
+		w.Reply(200, "", []byte("ok"))
+	}), func(s *Server) { s.DrainIdleTimeout = 5 * time.Second })
+	idle := dialRaw(t, addr)
+	idle.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, _ := idle.read("GET"); resp.Close {
+		t.Fatal("first response already closes")
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	waitFor(t, "listener closed", func() bool {
+		nc, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			nc.Close()
+		}
+		return err != nil
+	})
+	idle.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx")
+	resp, body := idle.read("POST")
+	if body != "ok" || !resp.Close {
+		t.Fatalf("racing request: %q close=%v", body, resp.Close)
+	}
+	idle.expectClosed()
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}

@@ -1,0 +1,303 @@
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/slardar-go/slardar/integration/harness"
+)
+
+// mixedLoad sends GET and PUT-with-body requests from a few workers until
+// stopped, counting failures (transport errors or non-200 answers).
+type mixedLoad struct {
+	sent, failed atomic.Int64
+	first        atomic.Value
+	stop         chan struct{}
+	wg           sync.WaitGroup
+}
+
+func startMixedLoad(s *harness.Slardar, host string) *mixedLoad {
+	l := &mixedLoad{stop: make(chan struct{})}
+	for w := 0; w < 4; w++ {
+		l.wg.Add(1)
+		go func(w int) {
+			defer l.wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				method, body := "GET", ""
+				if (w+i)%2 == 1 {
+					method, body = "PUT", strings.Repeat("b", 1+i%2000)
+				}
+				code, _, _, err := s.Do(method, host, fmt.Sprintf("/w%d/%d", w, i), body)
+				l.sent.Add(1)
+				if err != nil || code != 200 {
+					l.failed.Add(1)
+					l.first.CompareAndSwap(nil, fmt.Sprintf("%s: %d %v", method, code, err))
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}(w)
+	}
+	return l
+}
+
+func (l *mixedLoad) finish(t *testing.T) {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	if f := l.failed.Load(); f != 0 || l.sent.Load() == 0 {
+		t.Fatalf("%d of %d requests failed; first: %v", f, l.sent.Load(), l.first.Load())
+	}
+	t.Logf("%d requests, 0 failed", l.sent.Load())
+}
+
+// waitServing waits until the PID file names a process other than old and
+// answers requests.
+func waitNewPID(t *testing.T, s *harness.Slardar, old int) int {
+	t.Helper()
+	var pid int
+	harness.Eventually(t, 30*time.Second, func() error {
+		pid = s.ServingPID()
+		if pid == 0 || pid == old {
+			return fmt.Errorf("PID file still names %d", pid)
+		}
+		return nil
+	})
+	return pid
+}
+
+// processGone polls until pid has exited (or is a zombie of the harness).
+func processGone(t *testing.T, s *harness.Slardar, pid int) {
+	t.Helper()
+	harness.Eventually(t, 40*time.Second, func() error {
+		if pid == s.StartedPID() {
+			if s.Exited() {
+				return nil
+			}
+			return fmt.Errorf("first process %d still running", pid)
+		}
+		if syscall.Kill(pid, 0) != nil {
+			return nil
+		}
+		return fmt.Errorf("process %d still running", pid)
+	})
+}
+
+func TestBinaryUpgradeThreeTimesDropsNothing(t *testing.T) {
+	b1, b2 := harness.StartBackend(t, "u1"), harness.StartBackend(t, "u2")
+	b2.SetHandler(http.HandlerFunc(echoUpgradeOr(b2)))
+	s := harness.Start(t, harness.Options{Config: upstreamHCL("up.local", "", []*harness.Backend{b1, b2})})
+
+	// A WebSocket opened before the upgrades keeps working through them:
+	// the old process relays it during its grace period.
+	ws := dialWS(t, s, "up.local")
+	load := startMixedLoad(s, "up.local")
+
+	pid := s.StartedPID()
+	pids := []int{pid}
+	for i := 0; i < 3; i++ {
+		// Traffic before each upgrade, and across it.
+		before := load.sent.Load()
+		harness.Eventually(t, 10*time.Second, func() error {
+			if load.sent.Load() < before+150 {
+				return fmt.Errorf("only %d requests since the last upgrade", load.sent.Load()-before)
+			}
+			return nil
+		})
+		var err error
+		if i == 1 {
+			// Through the admin API once; SIGUSR2 the other times.
+			code, body, aerr := s.AdminDo("POST", "/upgrade", "")
+			if aerr != nil || code != 200 {
+				err = fmt.Errorf("POST /upgrade: %d %s %v", code, body, aerr)
+			}
+		} else {
+			err = syscall.Kill(pid, syscall.SIGUSR2)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := waitNewPID(t, s, pid)
+		ws.roundTrip(t, fmt.Sprintf("after upgrade %d\n", i+1))
+		pid = next
+		pids = append(pids, pid)
+	}
+	before := load.sent.Load()
+	harness.Eventually(t, 10*time.Second, func() error {
+		if load.sent.Load() < before+150 {
+			return fmt.Errorf("only %d requests since the last upgrade", load.sent.Load()-before)
+		}
+		return nil
+	})
+	load.finish(t)
+	// The replaced processes relayed the tunnel until it closed; then
+	// they exit.
+	ws.close()
+	for _, p := range pids[:3] {
+		processGone(t, s, p)
+	}
+	if !strings.Contains(s.Logs(), "the new process serves; draining and exiting") {
+		t.Fatalf("no hand-off in the logs:\n%s", s.Logs())
+	}
+}
+
+func TestFailedUpgradeKeepsServing(t *testing.T) {
+	b1 := harness.StartBackend(t, "f1")
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "slardar")
+	copyFile(t, harness.Binary(t), bin)
+	s := harness.Start(t, harness.Options{Binary: bin, Config: upstreamHCL("f.local", "", []*harness.Backend{b1})})
+	pid := s.ServingPID()
+
+	// The binary on disk is replaced by one that cannot start.
+	broken := filepath.Join(dir, "broken")
+	if err := os.WriteFile(broken, []byte("#!/bin/sh\necho broken build >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(broken, bin); err != nil {
+		t.Fatal(err)
+	}
+	load := startMixedLoad(s, "f.local")
+	code, body, err := s.AdminDo("POST", "/upgrade", "")
+	if err != nil || code != 500 || !strings.Contains(body, "keeps serving") {
+		t.Fatalf("upgrade to a broken binary: %d %s %v", code, body, err)
+	}
+	if s.ServingPID() != pid || s.Exited() {
+		t.Fatalf("the old process stopped serving (pid file %d, was %d)", s.ServingPID(), pid)
+	}
+	load.finish(t)
+	if code, _, _, _ := s.Get("f.local", "/"); code != 200 {
+		t.Fatalf("after the failed upgrade: %d", code)
+	}
+}
+
+func TestGracefulStopFinishesInFlight(t *testing.T) {
+	b := harness.StartBackend(t, "slow")
+	release := make(chan struct{})
+	var arrived atomic.Bool
+	b.SetHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			arrived.Store(true)
+			<-release
+		}
+		io.WriteString(w, "done")
+	}))
+	s := harness.Start(t, harness.Options{Config: upstreamHCL("g.local", "", []*harness.Backend{b})})
+	result := make(chan string, 1)
+	go func() {
+		code, body, _, err := s.Get("g.local", "/slow")
+		result <- fmt.Sprintf("%d %s %v", code, body, err)
+	}()
+	harness.Eventually(t, 5*time.Second, func() error {
+		if !arrived.Load() {
+			return fmt.Errorf("request not at the backend yet")
+		}
+		return nil
+	})
+	s.Signal(syscall.SIGTERM)
+	// The listener closes while the request is in flight...
+	harness.Eventually(t, 5*time.Second, func() error {
+		c, err := net.DialTimeout("tcp", s.ProxyAddr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return fmt.Errorf("still accepting")
+		}
+		return nil
+	})
+	// ...and the request still completes.
+	close(release)
+	if got := <-result; got != "200 done <nil>" {
+		t.Fatalf("in-flight request: %s", got)
+	}
+	if code, err := s.Wait(10 * time.Second); err != nil || code != 0 {
+		t.Fatalf("exit %d %v", code, err)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// echoUpgradeOr serves upgrades with echoUpgrade and anything else like
+// the backend's default handler.
+func echoUpgradeOr(b *harness.Backend) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			echoUpgrade(w, r)
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("X-Backend", b.Name)
+		io.WriteString(w, "ok\n")
+	}
+}
+
+// wsConn is a raw upgraded connection through the proxy.
+type wsConn struct {
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialWS(t *testing.T, s *harness.Slardar, host string) *wsConn {
+	t.Helper()
+	// wrr over two peers: retry the handshake until the peer that speaks
+	// the upgrade protocol answers it.
+	var ws *wsConn
+	harness.Eventually(t, 5*time.Second, func() error {
+		c, err := net.Dial("tcp", s.ProxyAddr)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", host)
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			c.Close()
+			return err
+		}
+		if resp.StatusCode != 101 {
+			c.Close()
+			return fmt.Errorf("handshake %d", resp.StatusCode)
+		}
+		ws = &wsConn{c: c, br: br}
+		return nil
+	})
+	ws.roundTrip(t, "hello\n")
+	return ws
+}
+
+func (w *wsConn) roundTrip(t *testing.T, msg string) {
+	t.Helper()
+	w.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(w.c, msg); err != nil {
+		t.Fatalf("tunnel write: %v", err)
+	}
+	got, err := w.br.ReadString('\n')
+	if err != nil || got != strings.ToUpper(msg) {
+		t.Fatalf("tunnel echo of %q: %q %v", msg, got, err)
+	}
+}
+
+func (w *wsConn) close() { w.c.Close() }

@@ -38,7 +38,7 @@ func main() {
 // flags are the command-line settings; non-empty ones override the file.
 type flags struct {
 	config, listen, admin, dataDir, logLevel, consul, pidFile string
-	check, version                                   bool
+	check, version                                            bool
 }
 
 const usage = `usage: slardar [-config FILE] [-listen ADDR] [-admin ADDR] [-data-dir DIR] [-consul ADDR]

@@ -301,3 +301,44 @@ func (w *wsConn) roundTrip(t *testing.T, msg string) {
 }
 
 func (w *wsConn) close() { w.c.Close() }
+
+func TestSIGHUPReloadsUpstreamsAndRejectsBadFiles(t *testing.T) {
+	b1, b2 := harness.StartBackend(t, "r1"), harness.StartBackend(t, "r2")
+	s := harness.Start(t, harness.Options{Config: upstreamHCL("hup.local", "", []*harness.Backend{b1})})
+	answered := func(want string) {
+		t.Helper()
+		harness.Eventually(t, 5*time.Second, func() error {
+			if _, _, be, _ := s.Get("hup.local", "/"); be != want {
+				return fmt.Errorf("answered by %q, want %q", be, want)
+			}
+			return nil
+		})
+	}
+	answered("r1")
+	rewrite := func(extra string) {
+		t.Helper()
+		cfg, err := os.ReadFile(s.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := string(cfg[:strings.Index(string(cfg), "upstream ")])
+		if err := os.WriteFile(s.Config, []byte(head+extra), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s.Signal(syscall.SIGHUP)
+	}
+	load := startMixedLoad(s, "hup.local")
+	rewrite(upstreamHCL("hup.local", "", []*harness.Backend{b2}))
+	answered("r2")
+
+	// A file that does not parse changes nothing, and says why.
+	rewrite("upstream \"hup.local\" {\n  servers = [{ host = \"127.0.0.1\", port = 0 }]\n}\n")
+	harness.Eventually(t, 5*time.Second, func() error {
+		if !strings.Contains(s.Logs(), "reload rejected") {
+			return fmt.Errorf("no rejection logged")
+		}
+		return nil
+	})
+	answered("r2")
+	load.finish(t)
+}

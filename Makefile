@@ -44,6 +44,11 @@ test: consul ## vet + race tests of the whole module, integration tests included
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
 
+.PHONY: chaos
+chaos: consul ## the chaos suite, long mode (~5 min): 0 failed requests under churn; writes integration/chaos/results.md
+	$(GO) test -count=1 -v -timeout 15m -run '^TestChaos' ./integration/chaos/ \
+	  -args -chaos.long -chaos.results='$(CURDIR)/integration/chaos/results.md'
+
 bench: ## benchmark slardar beside nginx and haproxy (installs them with apt-get if missing)
 	$(GO) run ./integration/bench $(BENCH_ARGS)
 

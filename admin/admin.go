@@ -81,6 +81,8 @@ type Options struct {
 	// MaxBodyBytes caps a request body; larger bodies get 413. Default
 	// 1 MiB.
 	MaxBodyBytes int64
+	// Lua, when set, serves the /lua endpoints (Slardar's code API).
+	Lua LuaEngine
 	// Upgrade, when set, is called by POST /upgrade: it starts the new
 	// binary and returns once it serves (or failed to). The calling
 	// process then drains and exits.
@@ -99,6 +101,7 @@ type server struct {
 	maxBody      int64
 	routes       []route
 	upgrade      func(ctx context.Context) error
+	lua          LuaEngine
 }
 
 // New returns the admin API handler. It panics if Store or View is nil: a
@@ -117,6 +120,7 @@ func New(o Options) http.Handler {
 		applyTimeout: o.ApplyTimeout,
 		maxBody:      o.MaxBodyBytes,
 		upgrade:      o.Upgrade,
+		lua:          o.Lua,
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()

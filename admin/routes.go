@@ -27,6 +27,10 @@ type route struct {
 	methods map[string]endpoint
 	// public routes answer GET/HEAD without the admin token.
 	public bool
+	// luaName routes name Lua code items: "modules.<name>" keeps its case
+	// (require is case-sensitive); "script.<host>" is lower-cased like
+	// every host.
+	luaName bool
 }
 
 // routeTable is the whole API surface. The /lua endpoints (POST, PUT,
@@ -57,6 +61,20 @@ func (s *server) routeTable(metrics http.Handler) []route {
 	}
 	if metrics != nil {
 		routes = append(routes, route{pattern: "/metrics", methods: rawGet(metrics)})
+	}
+	if s.lua != nil {
+		routes = append(routes,
+			route{pattern: "/lua/{name}", luaName: true, methods: map[string]endpoint{
+				http.MethodGet:    {api: s.getLua},
+				http.MethodPost:   {api: s.postLua, mutates: true},
+				http.MethodPut:    {api: s.putLua, mutates: true},
+				http.MethodDelete: {api: s.deleteLua, mutates: true},
+			}},
+			route{pattern: "/lua", methods: map[string]endpoint{
+				http.MethodGet: {api: s.getLuaAll},
+				http.MethodPut: {api: s.putLuaAll, mutates: true},
+			}},
+		)
 	}
 	if s.upgrade != nil {
 		routes = append(routes, route{pattern: "/upgrade", methods: map[string]endpoint{

@@ -50,7 +50,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rep = errorReply(http.StatusBadRequest, "%v", err)
 		}
 		// Hosts are case-insensitive: one name, one store key.
-		name = strings.ToLower(name)
+		if !rt.luaName || strings.HasPrefix(strings.ToLower(name), "script.") {
+			name = strings.ToLower(name)
+		}
 	}
 	if rep.status == 0 {
 		rep = ep.api(r, name)

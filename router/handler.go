@@ -27,19 +27,28 @@ type Options struct {
 	// RetryBufferBytes is the largest request body held in memory so it can
 	// be replayed on another peer. Default 64 KiB.
 	RetryBufferBytes int
+	// ServerPort is the proxy listener's port, as scripts see it
+	// (ngx.var.server_port).
+	ServerPort string
 }
 
 // Handler is the proxy: it implements h1.Handler.
 type Handler struct {
-	table    atomic.Pointer[Table]
-	tr       *h1.Transport
-	metrics  *Metrics
-	log      *zap.Logger
-	access   *AccessLog
-	maxRetry int
-	pool     sync.Pool // *exchange
-	tunnels  tunnelSet
+	table      atomic.Pointer[Table]
+	tr         *h1.Transport
+	metrics    *Metrics
+	log        *zap.Logger
+	access     *AccessLog
+	maxRetry   int
+	serverPort string
+	pool       sync.Pool // *exchange
+	tunnels    tunnelSet
+	// detour caches metrics for requests a script sent to another
+	// cluster, by host and cluster.
+	detour sync.Map // detourKey → *routeMetrics
 }
+
+type detourKey struct{ host, cluster string }
 
 // NewHandler returns a Handler serving an empty table until SetTable.
 func NewHandler(o Options) *Handler {
@@ -53,14 +62,15 @@ func NewHandler(o Options) *Handler {
 		o.RetryBufferBytes = 64 << 10
 	}
 	h := &Handler{
-		tr:       o.Transport,
-		metrics:  o.Metrics,
-		log:      o.Logger,
-		access:   o.AccessLog,
-		maxRetry: o.RetryBufferBytes,
+		tr:         o.Transport,
+		metrics:    o.Metrics,
+		log:        o.Logger,
+		access:     o.AccessLog,
+		maxRetry:   o.RetryBufferBytes,
+		serverPort: o.ServerPort,
 	}
 	h.pool.New = func() any { return newExchange() }
-	h.SetTable(NewTable(nil))
+	h.SetTable(NewTable(TableSpec{}))
 	return h
 }
 
@@ -91,6 +101,18 @@ type exchange struct {
 	keyBuf  [64]byte
 	// hijacked is set when the request became a tunnel (101).
 	hijacked bool
+	// Script state: the request view, the running call, and whether the
+	// script read the body (then held in body) or consumed part of it.
+	lreq       luaRequest
+	lua        luaCall
+	bodyRead   bool
+	bodyBroken bool
+}
+
+func (x *exchange) reset() {
+	x.hijacked, x.bodyRead, x.bodyBroken = false, false, false
+	x.lua = luaCall{}
+	x.lreq = luaRequest{}
 }
 
 func newExchange() *exchange {
@@ -104,11 +126,12 @@ func (x *exchange) replayBody() io.Reader {
 	return &x.bodyRd
 }
 
-// ServeH1 proxies one request: route by Host, pick a peer, retry per the
-// cluster's policy, stream the response back.
+// ServeH1 proxies one request: route by Host, run the host's script, pick
+// a peer, retry per the cluster's policy, stream the response back.
 func (h *Handler) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	start := time.Now()
-	rt := h.table.Load().Lookup(r.Host)
+	t := h.table.Load()
+	rt := t.Lookup(r.Host)
 	if rt == nil {
 		replyError(w, 404, "no_route", "no upstream for host %q", stripPort(r.Host))
 		h.metrics.unknown.inc(404)
@@ -117,26 +140,62 @@ func (h *Handler) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	}
 	h.metrics.inFlight.Inc()
 	x := h.pool.Get().(*exchange)
-	x.hijacked = false
-	peer, tries := h.proxy(w, r, rt, x)
+	x.reset()
+	c, rm := rt.Cluster, rt.m
+	var peer string
+	var tries int
+	proceed := rt.Script == nil || h.runScript(w, r, rt, x)
+	if proceed && x.lua.out.Upstream != "" {
+		if c = t.Cluster(x.lua.out.Upstream); c != nil {
+			rm = h.detourMetrics(rt, c)
+		} else {
+			replyError(w, 502, "no_upstream", "the script chose upstream %q, which does not exist", x.lua.out.Upstream)
+			proceed = false
+		}
+	}
+	if proceed && c == nil {
+		replyError(w, 404, "no_route", "no upstream for host %q", stripPort(r.Host))
+		proceed = false
+	}
+	if proceed {
+		peer, tries = h.proxy(w, r, rt, c, rm, x)
+	}
 	status := w.Status()
 	if x.hijacked {
 		status = 101
 	}
+	h.endScript(rt, x, status)
 	h.pool.Put(x)
 	h.metrics.inFlight.Dec()
-	rt.m.codes.inc(status)
-	h.access.log(r, w, start, rt.Cluster.Name(), peer, tries)
+	rm.codes.inc(status)
+	name := ""
+	if c != nil {
+		name = c.Name()
+	}
+	h.access.log(r, w, start, name, peer, tries)
+}
+
+// detourMetrics returns the series of a request that a script sent from
+// its route's cluster to c.
+func (h *Handler) detourMetrics(rt *Route, c *checkups.Cluster) *routeMetrics {
+	if c == rt.Cluster {
+		return rt.m
+	}
+	k := detourKey{rt.Host, c.Name()}
+	if m, ok := h.detour.Load(k); ok {
+		return m.(*routeMetrics)
+	}
+	m, _ := h.detour.LoadOrStore(k, h.metrics.forRoute(&Route{Host: rt.Host, Cluster: c}))
+	return m.(*routeMetrics)
 }
 
 // proxy runs the attempts for one request and writes the answer. It
 // returns the address of the peer that answered (or last failed) and the
 // number of attempts made.
-func (h *Handler) proxy(w *h1.ResponseWriter, r *h1.Request, rt *Route, x *exchange) (string, int) {
-	c := rt.Cluster
+func (h *Handler) proxy(w *h1.ResponseWriter, r *h1.Request, rt *Route, c *checkups.Cluster, rm *routeMetrics, x *exchange) (string, int) {
 	pol := c.Policy()
 	if r.IsUpgrade() {
-		return h.tunnel(w, r, rt, x)
+		return h.tunnel(w, r, rt, c, rm, x)
 	}
 	body, err := h.prepareBody(r, x)
 	if err != nil {
@@ -152,6 +211,7 @@ func (h *Handler) proxy(w *h1.ResponseWriter, r *h1.Request, rt *Route, x *excha
 	}
 	switch body {
 	case bodyBuffered:
+		x.out.ContentLength = int64(len(x.body))
 		x.out.Body = x.replayBody()
 		x.out.GetBody = x.getBody
 	case bodyStreaming:
@@ -178,7 +238,7 @@ func (h *Handler) proxy(w *h1.ResponseWriter, r *h1.Request, rt *Route, x *excha
 		p, err := c.Pick(key, &x.tried)
 		if err != nil {
 			if !failed {
-				rt.m.upstreamError("no_peer")
+				rm.upstreamError("no_peer")
 				replyError(w, 503, "no_peer", "no healthy peer in cluster %q", c.Name())
 				return "", attempt - 1
 			}
@@ -199,7 +259,7 @@ func (h *Handler) proxy(w *h1.ResponseWriter, r *h1.Request, rt *Route, x *excha
 				f.timeout, f.kind = true, "timeout"
 			}
 			c.Feedback(p, true, err.Error())
-			rt.m.upstreamError(f.kind)
+			rm.upstreamError(f.kind)
 			h.log.Debug("upstream attempt failed", zap.String("cluster", c.Name()),
 				zap.String("peer", lastAddr), zap.Int("attempt", attempt), zap.Error(err))
 			if body == bodyStreaming && f.kind != "connect" {
@@ -207,12 +267,12 @@ func (h *Handler) proxy(w *h1.ResponseWriter, r *h1.Request, rt *Route, x *excha
 			}
 			failed, lastFail = true, f
 			if attempt < pol.Try && mayRetry(f, pol, idempotent, body) && ctx.Err() == nil {
-				rt.m.retry(f.kind)
+				rm.retry(f.kind)
 				continue
 			}
 			break
 		}
-		rt.m.upstream.Observe(time.Since(sent).Seconds())
+		rm.upstream.Observe(time.Since(sent).Seconds())
 		if pol.RetryOnStatus(resp.Status) {
 			c.Feedback(p, true, "status "+statusText(resp.Status))
 			f := attemptFailure{kind: "status", sent: true}
@@ -220,8 +280,8 @@ func (h *Handler) proxy(w *h1.ResponseWriter, r *h1.Request, rt *Route, x *excha
 				body = bodyConsumed
 			}
 			if attempt < pol.Try && mayRetry(f, pol, idempotent, body) && ctx.Err() == nil {
-				rt.m.upstreamError("status")
-				rt.m.retry("status")
+				rm.upstreamError("status")
+				rm.retry("status")
 				resp.Release()
 				p.Release()
 				continue
@@ -229,7 +289,7 @@ func (h *Handler) proxy(w *h1.ResponseWriter, r *h1.Request, rt *Route, x *excha
 		} else {
 			c.Feedback(p, false, "")
 		}
-		h.respond(w, resp, c.Name(), lastAddr)
+		h.respond(w, resp, rt, x, c.Name(), lastAddr)
 		p.Release()
 		return lastAddr, attempt
 	}
@@ -241,11 +301,19 @@ func (h *Handler) proxy(w *h1.ResponseWriter, r *h1.Request, rt *Route, x *excha
 	return lastAddr, x.tried.Len()
 }
 
-// respond streams an upstream response to the client and releases it.
-func (h *Handler) respond(w *h1.ResponseWriter, resp *h1.Response, cluster, addr string) {
+// respond streams an upstream response to the client and releases it. A
+// script's header_filter sees and may change the head first.
+func (h *Handler) respond(w *h1.ResponseWriter, resp *h1.Response, rt *Route, x *exchange, cluster, addr string) {
 	forwardResponseHeader(w.Header(), resp)
+	status := resp.Status
+	if x.lua.c != nil {
+		if status = h.scriptFilter(w, rt, x, status); status == 0 {
+			resp.Release()
+			return
+		}
+	}
 	w.SetContentLength(resp.ContentLength)
-	w.WriteHeader(resp.Status)
+	w.WriteHeader(status)
 	if _, err := resp.WriteBodyTo(w); err != nil {
 		// Headers are gone; the only honest signal left is closing the
 		// connection without completing the framing.
@@ -260,6 +328,10 @@ func (h *Handler) respond(w *h1.ResponseWriter, resp *h1.Response, cluster, addr
 // (replayable on another peer) when it is small enough, streamed otherwise.
 func (h *Handler) prepareBody(r *h1.Request, x *exchange) (bodyState, error) {
 	switch {
+	case x.bodyBroken:
+		return bodyNone, errBodyTooLarge
+	case x.bodyRead:
+		return bodyBuffered, nil
 	case r.ContentLength == 0:
 		return bodyNone, nil
 	case r.ContentLength > 0 && r.ContentLength <= int64(h.maxRetry):

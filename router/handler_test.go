@@ -57,7 +57,7 @@ func proxyFor(t testing.TB, maxFails int, extra string, peers ...*peerServer) (a
 	}
 	tr := &h1.Transport{}
 	h := NewHandler(Options{Transport: tr})
-	h.SetTable(NewTable(map[string]*checkups.Cluster{"app.test": c}))
+	h.SetTable(NewTable(TableSpec{Hosts: map[string]*checkups.Cluster{"app.test": c}}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -68,7 +68,10 @@ type routeMetrics struct {
 }
 
 func (m *Metrics) forRoute(r *Route) *routeMetrics {
-	name := r.Cluster.Name()
+	name := ""
+	if r.Cluster != nil {
+		name = r.Cluster.Name()
+	}
 	return &routeMetrics{
 		codes:    newCodeCounters(m.requests, r.Host, name),
 		upstream: m.upstreamSeconds.WithLabelValues(name),

@@ -8,43 +8,75 @@ import (
 	"strings"
 
 	"github.com/slardar-go/slardar/checkups"
+	"github.com/slardar-go/slardar/luahooks"
 )
 
 // maxHostLen bounds the host names the table can hold (RFC 1035 limit).
 const maxHostLen = 253
 
-// Route binds a host to the cluster that serves it.
+// Route binds a host to the cluster that serves it and the script that
+// runs for it. Either may be nil, not both: a host with only a script
+// answers from the script or sends the request to the cluster the script
+// names (slardar.set_upstream).
 type Route struct {
-	// Host is the lower-case host name without port.
+	// Host is the lower-case host name without port ("*.example.com" for
+	// a wildcard).
 	Host string
-	// Cluster serves the host.
+	// Cluster serves the host, or nil.
 	Cluster *checkups.Cluster
+	// Script is the host's active "script.<host>", or nil.
+	Script *luahooks.Script
 
 	m *routeMetrics
+}
+
+// TableSpec is what a Table is built from.
+type TableSpec struct {
+	// Hosts binds host names to clusters.
+	Hosts map[string]*checkups.Cluster
+	// Scripts binds host names to their active scripts.
+	Scripts map[string]*luahooks.Script
+	// Clusters are every cluster by name, for slardar.set_upstream.
+	Clusters map[string]*checkups.Cluster
 }
 
 // Table is an immutable host → route map. Build one with NewTable and
 // publish it with Handler.SetTable; never modify a published table.
 type Table struct {
-	routes map[string]*Route
-	text   string
+	routes   map[string]*Route
+	clusters map[string]*checkups.Cluster
+	text     string
 	// wildcards is set when some host is "*.suffix" (from Consul host
 	// tags), so exact misses also try the wildcard forms.
 	wildcards bool
 }
 
-// NewTable builds a table from host → cluster bindings. Hosts are matched
-// case-insensitively, without port.
-func NewTable(hosts map[string]*checkups.Cluster) *Table {
-	t := &Table{routes: make(map[string]*Route, len(hosts))}
-	for h, c := range hosts {
+// NewTable builds a table. Hosts are matched case-insensitively, without
+// port.
+func NewTable(spec TableSpec) *Table {
+	t := &Table{routes: make(map[string]*Route, len(spec.Hosts)), clusters: spec.Clusters}
+	route := func(h string) *Route {
 		h = strings.ToLower(h)
-		t.routes[h] = &Route{Host: h, Cluster: c}
-		t.wildcards = t.wildcards || strings.HasPrefix(h, "*.")
+		r := t.routes[h]
+		if r == nil {
+			r = &Route{Host: h}
+			t.routes[h] = r
+			t.wildcards = t.wildcards || strings.HasPrefix(h, "*.")
+		}
+		return r
+	}
+	for h, c := range spec.Hosts {
+		route(h).Cluster = c
+	}
+	for h, s := range spec.Scripts {
+		route(h).Script = s
 	}
 	t.text = t.render()
 	return t
 }
+
+// Cluster returns the cluster called name, or nil.
+func (t *Table) Cluster(name string) *checkups.Cluster { return t.clusters[name] }
 
 // Len returns the number of hosts.
 func (t *Table) Len() int { return len(t.routes) }
@@ -125,6 +157,12 @@ func (t *Table) render() string {
 	var lines []string
 	seen := map[*checkups.Cluster]bool{}
 	for h, r := range t.routes {
+		if r.Script != nil {
+			lines = append(lines, fmt.Sprintf("script %s %s md5=%s", h, r.Script.Name(), r.Script.MD5()))
+		}
+		if r.Cluster == nil {
+			continue
+		}
 		lines = append(lines, fmt.Sprintf("route %s -> %s", h, r.Cluster.Name()))
 		if seen[r.Cluster] {
 			continue

@@ -22,7 +22,7 @@ func TestStripPort(t *testing.T) {
 }
 
 func TestLookupIsCaseInsensitiveAndPortless(t *testing.T) {
-	tbl := NewTable(nil)
+	tbl := NewTable(TableSpec{})
 	tbl.routes["app.example.com"] = &Route{Host: "app.example.com"}
 	for _, h := range []string{"app.example.com", "APP.Example.COM", "app.example.com:443", "app.example.com.", "App.example.com.:80"} {
 		if tbl.Lookup([]byte(h)) == nil {
@@ -37,7 +37,7 @@ func TestLookupIsCaseInsensitiveAndPortless(t *testing.T) {
 }
 
 func TestLookupDoesNotAllocate(t *testing.T) {
-	tbl := NewTable(nil)
+	tbl := NewTable(TableSpec{})
 	tbl.routes["app.example.com"] = &Route{Host: "app.example.com"}
 	host := []byte("App.Example.com:8080")
 	if n := testing.AllocsPerRun(100, func() { tbl.Lookup(host) }); n != 0 {
@@ -80,7 +80,7 @@ func TestTokenListHas(t *testing.T) {
 }
 
 func TestWildcardHosts(t *testing.T) {
-	tbl := NewTable(nil)
+	tbl := NewTable(TableSpec{})
 	tbl.routes["*.example.com"] = &Route{Host: "*.example.com"}
 	tbl.routes["*.b.example.com"] = &Route{Host: "*.b.example.com"}
 	tbl.routes["exact.example.com"] = &Route{Host: "exact.example.com"}

@@ -19,8 +19,7 @@ import (
 // both connections are detached from their servers and bytes are relayed
 // both ways until either side closes. A non-101 answer is relayed as an
 // ordinary response.
-func (h *Handler) tunnel(w *h1.ResponseWriter, r *h1.Request, rt *Route, x *exchange) (string, int) {
-	c := rt.Cluster
+func (h *Handler) tunnel(w *h1.ResponseWriter, r *h1.Request, rt *Route, c *checkups.Cluster, rm *routeMetrics, x *exchange) (string, int) {
 	pol := c.Policy()
 	x.scratch = forwardRequestHeader(&x.hdr, r, x.scratch)
 	if up := r.Header.Get("Upgrade"); up != nil {
@@ -47,9 +46,9 @@ func (h *Handler) tunnel(w *h1.ResponseWriter, r *h1.Request, rt *Route, x *exch
 		if err != nil {
 			f := classify(err)
 			c.Feedback(p, true, err.Error())
-			rt.m.upstreamError(f.kind)
+			rm.upstreamError(f.kind)
 			if !f.sent {
-				rt.m.retry(f.kind)
+				rm.retry(f.kind)
 				continue
 			}
 			replyError(w, 502, "upstream_error", "upgrade to %s of cluster %q failed (%s)", lastAddr, c.Name(), f.kind)
@@ -57,7 +56,7 @@ func (h *Handler) tunnel(w *h1.ResponseWriter, r *h1.Request, rt *Route, x *exch
 		}
 		c.Feedback(p, false, "")
 		if resp.Status != 101 {
-			h.respond(w, resp, c.Name(), lastAddr)
+			h.respond(w, resp, rt, x, c.Name(), lastAddr)
 			return lastAddr, attempt
 		}
 		h.relay(w, resp, c.Name(), p)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -21,6 +22,7 @@ import (
 	"github.com/slardar-go/slardar/internal/config"
 	"github.com/slardar-go/slardar/internal/state"
 	"github.com/slardar-go/slardar/internal/upgrade"
+	"github.com/slardar-go/slardar/luahooks"
 	"github.com/slardar-go/slardar/router"
 	"github.com/slardar-go/slardar/router/h1"
 )
@@ -64,15 +66,23 @@ func serve(ctx context.Context, cfg *config.Config, f *flags, stderr io.Writer) 
 		IdleConnTimeout:     cfg.Proxy.UpstreamIdleTimeout,
 		Logger:              logger.Named("upstream"),
 	}
+	_, port, _ := net.SplitHostPort(cfg.Listen)
 	handler := router.NewHandler(router.Options{
 		Transport:        transport,
 		Metrics:          router.NewMetrics(reg),
 		Logger:           logger.Named("router"),
 		AccessLog:        access,
 		RetryBufferBytes: cfg.Proxy.RetryBufferBytes,
+		ServerPort:       port,
 	})
+	engine := luahooks.NewEngine(luahooks.Options{
+		Logger:     logger.Named("lua"),
+		Registerer: reg,
+		Budget:     cfg.Lua.Budget,
+	})
+	defer engine.Close()
 	applier, err := state.New(state.Options{
-		Store: st, Registry: peers, Checker: checker, Handler: handler,
+		Store: st, Registry: peers, Checker: checker, Handler: handler, Engine: engine,
 		Logger: logger.Named("state"), Static: cfg.Upstreams,
 		Domain: src.domain, Sources: src.syncs, SnapshotPath: src.snapshotPath,
 		MaxStaleness: maxStaleness(cfg),
@@ -118,7 +128,7 @@ func serve(ctx context.Context, cfg *config.Config, f *flags, stderr io.Writer) 
 		Handler: admin.New(admin.Options{
 			Store: st, View: applier, Token: cfg.Admin.Token, Logger: logger.Named("admin"),
 			Gatherer: reg, Version: version, Started: time.Now(),
-			Upgrade: upg.Upgrade,
+			Upgrade: upg.Upgrade, Lua: engine,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

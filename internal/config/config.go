@@ -33,6 +33,8 @@ type Config struct {
 	// service is routable. Nil (no consul block, no -consul flag) uses the
 	// embedded file store in DataDir.
 	Consul *Consul
+	// Lua configures the script engine.
+	Lua Lua
 	// Upstreams are the static upstreams of the file, by name (the Host they
 	// serve), as canonical upstream JSON. Upstreams of the same name written
 	// through the admin API (the store) take precedence over these.
@@ -93,6 +95,13 @@ type Proxy struct {
 	// ShutdownGrace bounds how long a graceful stop waits for in-flight
 	// requests. Default 30s.
 	ShutdownGrace time.Duration
+}
+
+// Lua configures hot-loaded scripts.
+type Lua struct {
+	// Budget is the wall-clock time one phase of one request's script may
+	// run; past it the request answers 500. Default 50ms.
+	Budget time.Duration
 }
 
 // Consul configures the Consul source. Unset fields fall back to the
@@ -198,6 +207,7 @@ func (c *Config) setDefaults() {
 			k.MassRemovalRatio = 0.5
 		}
 	}
+	def(&c.Lua.Budget, 50*time.Millisecond)
 	p := &c.Proxy
 	def(&p.ReadHeaderTimeout, 10*time.Second)
 	def(&p.IdleTimeout, 75*time.Second)

@@ -29,6 +29,7 @@ type fileSchema struct {
 	Log      *logBlock    `hcl:"log,block"`
 	Proxy    *proxyBlock  `hcl:"proxy,block"`
 	Consul   *consulBlock `hcl:"consul,block"`
+	Lua      *luaBlock    `hcl:"lua,block"`
 	Upstream []upstreamBl `hcl:"upstream,block"`
 }
 
@@ -54,6 +55,10 @@ type proxyBlock struct {
 	MaxRequestsPerConn  *int           `hcl:"max_requests_per_conn,optional"`
 	MaxIdleConnsPerPeer *int           `hcl:"max_idle_conns_per_peer,optional"`
 	RetryBufferBytes    *int           `hcl:"retry_buffer_bytes,optional"`
+}
+
+type luaBlock struct {
+	Budget hcl.Expression `hcl:"budget,optional"`
 }
 
 type consulBlock struct {
@@ -168,6 +173,11 @@ func parse(name string, src []byte) (*Config, error) {
 		setInt(&c.Proxy.MaxRequestsPerConn, pb.MaxRequestsPerConn)
 		setInt(&c.Proxy.MaxIdleConnsPerPeer, pb.MaxIdleConnsPerPeer)
 		setInt(&c.Proxy.RetryBufferBytes, pb.RetryBufferBytes)
+	}
+	if lb := s.Lua; lb != nil {
+		if err := decodeDuration(lb.Budget, "lua.budget", &c.Lua.Budget); err != nil {
+			return nil, err
+		}
 	}
 	if kb := s.Consul; kb != nil {
 		k := &Consul{}

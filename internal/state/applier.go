@@ -25,6 +25,7 @@ import (
 	"github.com/slardar-go/slardar/checkups"
 	"github.com/slardar-go/slardar/internal/consul"
 	"github.com/slardar-go/slardar/internal/store"
+	"github.com/slardar-go/slardar/luahooks"
 	"github.com/slardar-go/slardar/router"
 )
 
@@ -51,6 +52,7 @@ type Applier struct {
 	reg     *checkups.Registry
 	checker *checkups.Checker
 	handler *router.Handler
+	engine  *luahooks.Engine
 	log     *zap.Logger
 
 	domain   string
@@ -88,7 +90,10 @@ type Options struct {
 	Registry *checkups.Registry
 	Checker  *checkups.Checker
 	Handler  *router.Handler
-	Logger   *zap.Logger
+	// Engine runs the Lua code items stored under "lua/"; nil disables
+	// scripts.
+	Engine *luahooks.Engine
+	Logger *zap.Logger
 	// Static are the config file's upstreams by name, as canonical JSON.
 	Static map[string][]byte
 	// Domain names catalog clusters "<service>.<domain>" (Consul only).
@@ -109,6 +114,7 @@ func New(o Options) (*Applier, error) {
 		reg:      o.Registry,
 		checker:  o.Checker,
 		handler:  o.Handler,
+		engine:   o.Engine,
 		log:      o.Logger,
 		good:     map[string]storedValue{},
 		notify:   make(chan struct{}),
@@ -284,7 +290,7 @@ func (a *Applier) Apply(snap *store.Snapshot) {
 			routes[host] = c
 		}
 	}
-	table := router.NewTable(routes)
+	table := router.NewTable(router.TableSpec{Hosts: routes, Scripts: a.loadScripts(snap), Clusters: next.byName})
 	old := a.handler.SetTable(table)
 	for _, line := range table.Diff(old) {
 		a.log.Info("route change", zap.String("change", line), zap.Uint64("index", snap.Index))
@@ -300,6 +306,34 @@ func (a *Applier) Apply(snap *store.Snapshot) {
 	a.lastSync = time.Now()
 	close(a.notify)
 	a.notify = make(chan struct{})
+}
+
+// loadScripts makes the store's "lua/<name>" items the active code (a
+// broken item is logged with its key and its previous version keeps
+// running) and returns the scripts by host.
+func (a *Applier) loadScripts(snap *store.Snapshot) map[string]*luahooks.Script {
+	if a.engine == nil {
+		return nil
+	}
+	items := make(map[string][]byte)
+	for key, v := range snap.Entries {
+		if name, ok := strings.CutPrefix(key, store.LuaPrefix); ok && key != store.LuaVersionKey {
+			items[name] = v
+		}
+	}
+	for name, err := range a.engine.Load(items, string(snap.Entries[store.LuaVersionKey])) {
+		a.log.Error("Lua code item rejected; its previous version keeps running",
+			zap.String("key", store.LuaPrefix+name), zap.Error(err))
+	}
+	scripts := make(map[string]*luahooks.Script)
+	for name := range items {
+		if host, ok := strings.CutPrefix(name, "script."); ok {
+			if sc := a.engine.Script(strings.ToLower(host)); sc != nil {
+				scripts[strings.ToLower(host)] = sc
+			}
+		}
+	}
+	return scripts
 }
 
 // addCatalog adds a cluster for every catalog service that no explicit

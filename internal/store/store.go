@@ -29,6 +29,13 @@ const (
 	// LuaPrefix holds Lua sources ("lua/script.<host>", "lua/modules.<name>")
 	// and the commit version ("lua/version").
 	LuaPrefix = "lua/"
+	// LuaVersionKey holds the commit version of the Lua code (Slardar's
+	// "lua/version", e.g. a git commit), reported by GET /lua.
+	LuaVersionKey = "lua/version"
+	// LuaStagedPrefix holds code uploaded with POST /lua/<name> and not yet
+	// activated (PUT /lua/<name> moves it under LuaPrefix). Slardar kept it
+	// in one instance's memory; here every instance sees it.
+	LuaStagedPrefix = "lua_staged/"
 )
 
 // MaxKeyLen bounds a key's length in bytes (Consul's own limit is larger;
@@ -37,6 +44,12 @@ const MaxKeyLen = 512
 
 // UpstreamKey returns the key that holds the upstream called name.
 func UpstreamKey(name string) string { return UpstreamPrefix + name }
+
+// LuaKey returns the key of the active Lua code item called name.
+func LuaKey(name string) string { return LuaPrefix + name }
+
+// LuaStagedKey returns the key of the uploaded, inactive code item name.
+func LuaStagedKey(name string) string { return LuaStagedPrefix + name }
 
 // Snapshot is the whole desired state as of one store index. A Snapshot is
 // shared by every reader that receives it: treat Entries and the byte slices

@@ -63,6 +63,13 @@ func (r *Request) Path() []byte {
 	return p
 }
 
+// SetRequestURI replaces the request target with an origin-form one
+// ("/path?query"), as a rewrite does before the request is forwarded.
+func (r *Request) SetRequestURI(uri []byte) {
+	r.RequestURI = uri
+	r.pathStart = 0
+}
+
 // Query returns the part of RequestURI after '?', without it; nil if there
 // is no '?'.
 func (r *Request) Query() []byte {

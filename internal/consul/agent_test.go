@@ -202,7 +202,9 @@ func TestAgentKV(t *testing.T) {
 func TestAgentOutage(t *testing.T) {
 	a := consultest.Start(t)
 	client := agentClient(t, a, 30*time.Second)
-	const hold = 3 * time.Second
+	// Long enough that re-registering within it holds on a loaded CI
+	// machine; nothing in the test waits for it to run out.
+	const hold = 15 * time.Second
 	observed, logs := observer.New(zap.WarnLevel)
 	logger := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), observed))
 	cat, rec := watchCatalogLogged(t, client, Config{MassRemovalHold: hold}, logger)

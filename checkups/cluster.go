@@ -56,16 +56,23 @@ func newSelector(mode string, members []*member) selector {
 // filter decides which members one Pick may return.
 type filter struct {
 	tried    *Tried
-	now      int64 // unix nanos
-	failOpen bool  // protected cluster, all down: ignore health (never tried)
+	reg      *Registry
+	failOpen bool // protected cluster, all down: ignore health (never tried)
 }
+
+// time reads the clock. Only passively tripped peers need it, so most
+// picks never do.
+func (f filter) time() int64 { return f.reg.nowNanos() }
 
 // usable reports, without side effects, whether m may be picked.
 func (f filter) usable(m *member) bool {
 	if f.tried.Has(m.peer) {
 		return false
 	}
-	return f.failOpen || m.healthy(f.now)
+	if f.failOpen {
+		return true
+	}
+	return m.activeUp() && (!m.peer.passive.tripped() || m.peer.passive.up(f.time()))
 }
 
 // claim is the final check for the member about to be returned: it takes
@@ -74,7 +81,10 @@ func (f filter) claim(m *member) bool {
 	if !f.usable(m) {
 		return false
 	}
-	return f.failOpen || m.peer.passive.claim(f.now, m.failTimeout)
+	if f.failOpen || !m.peer.passive.tripped() {
+		return true
+	}
+	return m.peer.passive.claim(f.time(), m.failTimeout)
 }
 
 // Name returns the cluster's name.
@@ -105,11 +115,11 @@ func (c *Cluster) Peers() []*Peer {
 // the cluster is protected, the balancer picks among all untried peers as
 // if they were healthy. ErrNoPeer means nothing is left.
 func (c *Cluster) Pick(key []byte, tried *Tried) (*Peer, error) {
-	f := filter{tried: tried, now: c.reg.nowNanos()}
+	f := filter{tried: tried, reg: c.reg}
 	if p := c.pickLevels(key, f); p != nil {
 		return p, nil
 	}
-	if c.protected && !c.anyHealthy(f.now) {
+	if c.protected && !c.anyHealthy(f.time()) {
 		f.failOpen = true
 		if p := c.pickLevels(key, f); p != nil {
 			return p, nil
@@ -147,15 +157,17 @@ func (c *Cluster) Feedback(p *Peer, failed bool, reason string) {
 	if m == nil {
 		return
 	}
-	now := c.reg.nowNanos()
 	if !failed {
-		if p.passive.success(now) == passiveRecovered {
+		if p.passive.clean() {
+			return // the common case: nothing to clear, no clock read
+		}
+		if p.passive.success(c.reg.nowNanos()) == passiveRecovered {
 			c.reg.log.Info("peer recovered (passive)", zap.String("cluster", c.name),
 				zap.String("peer", p.addr), zap.String("from", "tripped"), zap.String("to", "ok"))
 		}
 		return
 	}
-	if p.passive.failure(now, m.maxFails, m.failTimeout, reason) == passiveTripped {
+	if p.passive.failure(c.reg.nowNanos(), m.maxFails, m.failTimeout, reason) == passiveTripped {
 		p.trips.Add(1)
 		c.reg.log.Warn("peer tripped (passive)", zap.String("cluster", c.name),
 			zap.String("peer", p.addr), zap.String("from", "ok"), zap.String("to", "tripped"),

@@ -47,6 +47,10 @@ func (s *passiveState) claim(now, failTimeout int64) bool {
 	return s.downUntil.CompareAndSwap(du, now+failTimeout)
 }
 
+// clean reports whether there is nothing to clear: no failure counted and
+// not tripped.
+func (s *passiveState) clean() bool { return s.fails.Load() == 0 && s.downUntil.Load() == 0 }
+
 // tripped reports whether the peer is out (or half-open) after failures.
 func (s *passiveState) tripped() bool { return s.downUntil.Load() != 0 }
 

@@ -105,15 +105,24 @@ func (c *Call) Run(ctx context.Context, phase Phase) (Outcome, error) {
 func (c *Call) exec(ctx context.Context, fn *lua.LFunction) (lua.LValue, error) {
 	v := c.vm
 	L := v.L
-	runCtx, cancel := context.WithTimeout(ctx, c.script.eng.opts.Budget)
-	defer cancel()
+	budget := c.script.eng.opts.Budget
 	c.runStart = time.Now()
+	var runCtx context.Context = v.budget
+	if ctx.Done() != nil {
+		// A caller that can cancel: the general (allocating) path.
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, budget)
+		defer cancel()
+		L.SetContext(runCtx)
+		defer L.SetContext(v.budget)
+	} else {
+		v.budget.arm(c.runStart.Add(budget))
+		defer v.budget.disarm()
+	}
 	v.runs++
 	v.refreshNgx(c)
-	L.SetContext(runCtx)
 	L.Push(fn)
 	err := L.PCall(0, 1, nil)
-	L.RemoveContext()
 	if err != nil {
 		if c.exited && v.isExitSignal(err) {
 			return lua.LNil, nil

@@ -65,7 +65,11 @@
 //
 // # Limits
 //
-// Each phase runs under Options.Budget through LState.SetContext. Because gopher-lua cannot
+// Each phase runs under Options.Budget: every Lua state keeps one long-lived context, a call
+// stores its deadline in it, and a per-engine watchdog (ticking at a tenth of the budget) closes
+// the context of a call that overruns, so the interpreter stops at its next instruction. This
+// avoids a context.WithTimeout and its timer per call (half of a short script's cost); a run is
+// stopped within 110% of its budget. Because gopher-lua cannot
 // interrupt a Go builtin, string.find, match, gmatch and gsub are reimplemented here with a
 // matcher that checks the budget while it backtracks, string.rep, string.format, table.concat and
 // every output (ngx.say, gsub results, cjson.encode) are size-capped, and inputs handed to Lua

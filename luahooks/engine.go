@@ -20,6 +20,7 @@ type Engine struct {
 	regexes regexCache
 	calls   sync.Pool // *Call
 	now     func() time.Time
+	dog     *watchdog // fires the budget of overrunning calls
 
 	active atomic.Pointer[registry]
 
@@ -44,6 +45,7 @@ func NewEngine(o Options) *Engine {
 		met:   newEngineMetrics(o.Registerer, o.Logger),
 		dicts: make(map[string]*sharedDict, len(o.SharedDicts)),
 		now:   time.Now,
+		dog:   startWatchdog(o.Budget),
 	}
 	e.calls.New = func() any { return new(Call) }
 	for name, capacity := range o.SharedDicts {
@@ -206,6 +208,7 @@ func (e *Engine) Close() {
 	empty := &registry{programs: map[string]*program{}, scripts: map[string]*Script{}, global: old.global, commit: old.commit}
 	e.active.Store(empty)
 	e.retire(old, empty)
+	e.dog.close()
 }
 
 // module returns the active module program of that name, or nil.

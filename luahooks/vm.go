@@ -49,6 +49,8 @@ type vm struct {
 
 	call *Call // the request being served, nil when idle
 	runs int   // phase runs so far, for retirement
+
+	budget *budgetCtx // the state's context, armed per call (see budget.go)
 }
 
 // loadedModule is a module's value in one state, valid while the module's md5 is unchanged.
@@ -70,6 +72,7 @@ func newVM(s *Script) (*vm, error) {
 		L: L, script: s, eng: s.eng,
 		modules: make(map[string]loadedModule),
 		loading: make(map[string]bool),
+		budget:  newBudgetCtx(),
 	}
 	libs := [...]struct {
 		name string
@@ -87,6 +90,8 @@ func newVM(s *Script) (*vm, error) {
 	v.buildSandbox()
 	v.main = L.NewFunctionFromProto(s.prog.proto)
 	v.main.Env = v.idleEnv
+	L.SetContext(v.budget)
+	s.eng.dog.watch(v.budget)
 	return v, nil
 }
 
@@ -198,7 +203,10 @@ func (v *vm) endRequest() {
 }
 
 // close releases the state.
-func (v *vm) close() { v.L.Close() }
+func (v *vm) close() {
+	v.eng.dog.forget(v.budget)
+	v.L.Close()
+}
 
 // isExitSignal reports whether err is the signal ngx.exit raises.
 func (v *vm) isExitSignal(err error) bool {

@@ -129,7 +129,10 @@ func (x *exchange) replayBody() io.Reader {
 // ServeH1 proxies one request: route by Host, run the host's script, pick
 // a peer, retry per the cluster's policy, stream the response back.
 func (h *Handler) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
-	start := time.Now()
+	var start time.Time
+	if h.access != nil {
+		start = time.Now()
+	}
 	t := h.table.Load()
 	rt := t.Lookup(r.Host)
 	if rt == nil {

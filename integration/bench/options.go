@@ -13,14 +13,18 @@ import (
 // Names of the targets the harness knows, in the order results are reported.
 const (
 	targetSlardar = "slardar"
-	targetNginx   = "nginx"
-	targetHAProxy = "haproxy"
-	targetDirect  = "direct"
+	// targetSlardarLua is slardar running a typical script (header rewrite
+	// plus an argument check) on every request: its ratio to "slardar" in
+	// the same run is the cost of the Lua hook.
+	targetSlardarLua = "slardar-lua"
+	targetNginx      = "nginx"
+	targetHAProxy    = "haproxy"
+	targetDirect     = "direct"
 )
 
 // knownTargets lists every target name in report order.
 func knownTargets() []string {
-	return []string{targetSlardar, targetNginx, targetHAProxy, targetDirect}
+	return []string{targetSlardar, targetSlardarLua, targetNginx, targetHAProxy, targetDirect}
 }
 
 // options are the harness's command-line settings.

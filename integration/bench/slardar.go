@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,7 +63,7 @@ func buildSlardar(ctx context.Context, logger *zap.Logger, modRoot string) (stri
 
 // startSlardar builds slardar, writes its config under dir and starts it; ready means
 // the admin /health answers 200 and a request for benchHost reaches a backend.
-func startSlardar(ctx context.Context, dir string, env targetEnv) (*target, error) {
+func startSlardar(ctx context.Context, name, dir string, env targetEnv) (*target, error) {
 	bin, err := buildSlardar(ctx, env.logger, env.modRoot)
 	if err != nil {
 		return nil, fmt.Errorf("slardar: %w", err)
@@ -80,7 +81,7 @@ func startSlardar(ctx context.Context, dir string, env targetEnv) (*target, erro
 		return nil, fmt.Errorf("slardar: write config: %w", err)
 	}
 	admin := "http://127.0.0.1:" + strconv.Itoa(ports[1])
-	proc, err := launch(ctx, targetSlardar, dir, admin+"/health", "", bin, "-config", confPath)
+	proc, err := launch(ctx, name, dir, admin+"/health", "", bin, "-config", confPath)
 	if err != nil {
 		return nil, fmt.Errorf("slardar: %w", err)
 	}
@@ -89,5 +90,39 @@ func startSlardar(ctx context.Context, dir string, env targetEnv) (*target, erro
 		_ = proc.stop()
 		return nil, fmt.Errorf("slardar: routing %s: %w", benchHost, err)
 	}
-	return &target{name: targetSlardar, url: url, host: benchHost, proc: proc, adminURL: admin}, nil
+	return &target{name: name, url: url, host: benchHost, proc: proc, adminURL: admin}, nil
+}
+
+// typicalScript is what an edge script usually does: check an argument,
+// set and clear request headers, add a response header.
+const typicalScript = `local args = ngx.req.get_uri_args()
+if args.deny then return ngx.exit(403) end
+ngx.req.set_header("X-Request-Source", "edge")
+ngx.req.clear_header("X-Debug")
+ngx.header["X-Served-By"] = "slardar"
+`
+
+// startSlardarLua starts slardar and activates typicalScript for benchHost
+// through the admin API.
+func startSlardarLua(ctx context.Context, dir string, env targetEnv) (*target, error) {
+	t, err := startSlardar(ctx, targetSlardarLua, dir, env)
+	if err != nil {
+		return nil, err
+	}
+	url := t.adminURL + "/lua/script." + benchHost + "?activate=1"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(typicalScript))
+	if err == nil {
+		var resp *http.Response
+		if resp, err = http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("POST %s: %s", url, resp.Status)
+			}
+		}
+	}
+	if err != nil {
+		_ = t.stop()
+		return nil, fmt.Errorf("%s: loading the script: %w", targetSlardarLua, err)
+	}
+	return t, nil
 }

@@ -59,7 +59,9 @@ func startTarget(ctx context.Context, name string, env targetEnv) (*target, erro
 	case targetHAProxy:
 		return startHAProxy(ctx, dir, env)
 	case targetSlardar:
-		return startSlardar(ctx, dir, env)
+		return startSlardar(ctx, targetSlardar, dir, env)
+	case targetSlardarLua:
+		return startSlardarLua(ctx, dir, env)
 	}
 	return nil, fmt.Errorf("unknown target %q", name)
 }

@@ -206,11 +206,13 @@ func (h *Handler) proxy(w *h1.ResponseWriter, r *h1.Request, rt *Route, c *check
 		return "", 0
 	}
 	x.scratch = forwardRequestHeader(&x.hdr, r, x.scratch)
+	idempotent := r.IsIdempotent()
 	x.out = h1.OutRequest{
 		Method:        r.Method,
 		RequestURI:    r.RequestURI,
 		Header:        &x.hdr,
 		ContentLength: r.ContentLength,
+		Idempotent:    idempotent || pol.RetryNonIdempotent,
 	}
 	switch body {
 	case bodyBuffered:
@@ -230,7 +232,6 @@ func (h *Handler) proxy(w *h1.ResponseWriter, r *h1.Request, rt *Route, c *check
 		defer cancel()
 	}
 	key := hashKey(pol.HashOn, r, x.keyBuf[:0])
-	idempotent := r.IsIdempotent()
 	x.tried.Reset()
 	var (
 		lastAddr string

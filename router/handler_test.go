@@ -240,3 +240,30 @@ func BenchmarkProxyGET(b *testing.B) {
 		resp.Release()
 	}
 }
+
+// A POST that reached a peer over a reused keep-alive connection is never
+// sent again when the peer dies before answering: not on a fresh
+// connection to the same peer, not on another peer. (The transport's
+// stale-connection retry once replayed it.)
+func TestPostIsDeliveredAtMostOnce(t *testing.T) {
+	var posts atomic.Int64
+	p := newPeer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" {
+			posts.Add(1)
+			hangup(w, r)
+			return
+		}
+		io.WriteString(w, "warm")
+	})
+	addr, _ := proxyFor(t, 0, `,"try":2`, p)
+	// Warm the keep-alive pool to p.
+	if code, _, _ := send(t, addr, "GET", ""); code != 200 {
+		t.Fatalf("warm-up: %d", code)
+	}
+	if code, _, _ := send(t, addr, "POST", "once"); code != 502 {
+		t.Fatalf("POST to a peer that hangs up: %d, want 502", code)
+	}
+	if n := posts.Load(); n != 1 {
+		t.Fatalf("the peer received the POST %d times", n)
+	}
+}

@@ -31,6 +31,11 @@ type OutRequest struct {
 	// Upgrade sends "Connection: upgrade" and the Upgrade field from
 	// Header, on a fresh connection that is never pooled.
 	Upgrade bool
+	// Idempotent says the request may be sent again after the peer may
+	// have received it: an idempotent method, or a caller that allows it.
+	// Without it a failed reused connection is retried only when not a
+	// byte of the request was written (RFC 9110 §9.2.2).
+	Idempotent bool
 }
 
 // RoundTrip sends req to addr ("host:port") and reads the response head.
@@ -40,7 +45,8 @@ type OutRequest struct {
 // A reused idle connection that fails before any response byte arrives is
 // most likely one the peer closed while idle; the request is then retried
 // once on a fresh connection when its body can be replayed (no body, or
-// GetBody set), as net/http does.
+// GetBody set) and either nothing of it was written or it is Idempotent,
+// as net/http does. A POST the peer may have read is never sent twice.
 func (t *Transport) RoundTrip(ctx context.Context, addr string, req *OutRequest, to Timeouts) (*Response, error) {
 	body := req.Body
 	if !req.Upgrade {
@@ -49,7 +55,8 @@ func (t *Transport) RoundTrip(ctx context.Context, addr string, req *OutRequest,
 			if err == nil {
 				return resp, nil
 			}
-			if !staleConnError(err) || ctx.Err() != nil || (body != nil && req.GetBody == nil) {
+			if !staleConnError(err) || ctx.Err() != nil || (body != nil && req.GetBody == nil) ||
+				!(req.Idempotent || nothingSent(err)) {
 				return nil, err
 			}
 			t.logger().Debug("idle upstream connection was stale; retrying on a fresh one",
@@ -64,6 +71,12 @@ func (t *Transport) RoundTrip(ctx context.Context, addr string, req *OutRequest,
 		return nil, &RoundTripError{Stage: StageDial, Addr: addr, Err: withContext(ctx, err)}
 	}
 	return t.exchange(ctx, pc, req, body, to)
+}
+
+// nothingSent reports whether err says no byte of the request was written.
+func nothingSent(err error) bool {
+	var rte *RoundTripError
+	return errors.As(err, &rte) && rte.NothingSent()
 }
 
 // staleConnError reports whether err looks like a reused connection the

@@ -223,18 +223,22 @@ func TestTransportStaleIdleConnRetry(t *testing.T) {
 		}
 		_, _ = nc.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
 	})
+	replayable := func() (io.Reader, func() io.Reader) {
+		return strings.NewReader("x"), func() io.Reader { return strings.NewReader("x") }
+	}
 	tests := []struct {
-		name    string
-		body    func() (io.Reader, func() io.Reader)
-		wantErr bool
+		name       string
+		body       func() (io.Reader, func() io.Reader)
+		idempotent bool
+		wantErr    bool
 	}{
-		{"no body is retried", func() (io.Reader, func() io.Reader) { return nil, nil }, false},
-		{"replayable body is retried", func() (io.Reader, func() io.Reader) {
-			return strings.NewReader("x"), func() io.Reader { return strings.NewReader("x") }
-		}, false},
+		{"no body is retried", func() (io.Reader, func() io.Reader) { return nil, nil }, true, false},
+		{"replayable body is retried", replayable, true, false},
 		{"one-shot body is not retried", func() (io.Reader, func() io.Reader) {
 			return strings.NewReader("x"), nil
-		}, true},
+		}, true, true},
+		// The peer read it before closing: sending it again could apply it twice.
+		{"non-idempotent request is not retried", replayable, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,7 +253,7 @@ func TestTransportStaleIdleConnRetry(t *testing.T) {
 			}
 			before := conns.Load()
 			body, getBody := tt.body()
-			req := &OutRequest{Method: "PUT", RequestURI: []byte("/"), Body: body, GetBody: getBody, ContentLength: -1}
+			req := &OutRequest{Method: "PUT", RequestURI: []byte("/"), Body: body, GetBody: getBody, ContentLength: -1, Idempotent: tt.idempotent}
 			if body == nil {
 				req.ContentLength = 0
 			}

@@ -29,10 +29,10 @@ IMAGE          ?= slardar:$(VERSION)
 # Integration tests look for the agent here first (then the cache path, then PATH).
 export SLARDAR_CONSUL_BIN
 
-.PHONY: help build run test bench fuzz lint docker clean consul
+.PHONY: help build run test bench bench-consul chaos fuzz lint docker clean consul
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
 build: ## build bin/slardar with the version stamped in
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/slardar ./cmd/slardar
@@ -44,13 +44,15 @@ test: consul ## vet + race tests of the whole module, integration tests included
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-.PHONY: chaos
 chaos: consul ## the chaos suite, long mode (~5 min): 0 failed requests under churn; writes integration/chaos/results.md
 	$(GO) test -count=1 -v -timeout 15m -run '^TestChaos' ./integration/chaos/ \
 	  -args -chaos.long -chaos.results='$(CURDIR)/integration/chaos/results.md'
 
 bench: ## benchmark slardar beside nginx and haproxy (installs them with apt-get if missing)
 	$(GO) run ./integration/bench $(BENCH_ARGS)
+
+bench-consul: consul ## Consul change -> first routed request, 100 register/deregister cycles (p50/p99)
+	$(GO) test -run '^$$' -bench Propagation -benchtime 1x -v ./integration/bench/propagation/
 
 fuzz: ## run every Fuzz target of the module for FUZZTIME each
 	@targets=$$($(GO) test -list '^Fuzz' $(FUZZPKGS) | awk '/^Fuzz/ {names = names " " $$1} \

@@ -7,7 +7,8 @@
 // applied that store index, so that a 200 means "live here". Reads come from
 // the View, i.e. what is actually applied, not from the store.
 //
-// Every API response is JSON; every error is {"status":N,"msg":"..."} with
+// Every API response is JSON (the human status page, /status.html, is the one HTML page);
+// every error is {"status":N,"msg":"..."} with
 // the same HTTP status N (Slardar answered some failures with 200; this
 // package never does).
 package admin

@@ -59,6 +59,7 @@ func (s *server) routeTable(metrics http.Handler) []route {
 		}},
 		{pattern: "/debug/pprof/*", methods: rawGet(http.HandlerFunc(pprof.Index))},
 	}
+	routes = append(routes, s.statusPageRoutes()...) // GET /status.html and GET / (token also as a cookie)
 	if metrics != nil {
 		routes = append(routes, route{pattern: "/metrics", methods: rawGet(metrics)})
 	}

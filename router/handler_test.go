@@ -228,7 +228,7 @@ func BenchmarkProxyGET(b *testing.B) {
 	defer tr.CloseIdle()
 	var hdr h1.Header
 	hdr.Set("Host", "app.test")
-	out := &h1.OutRequest{Method: "GET", RequestURI: []byte("/bench"), Header: &hdr}
+	out := &h1.OutRequest{Method: "GET", RequestURI: []byte("/bench"), Header: &hdr, Idempotent: true}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

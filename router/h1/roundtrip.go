@@ -50,7 +50,15 @@ type OutRequest struct {
 func (t *Transport) RoundTrip(ctx context.Context, addr string, req *OutRequest, to Timeouts) (*Response, error) {
 	body := req.Body
 	if !req.Upgrade {
-		if pc := t.getIdle(addr); pc != nil {
+		pc := t.getIdle(addr)
+		for pc != nil && !req.Idempotent && pc.peerClosed() {
+			// A request that must not be sent twice cannot take the
+			// stale-connection retry below: skip connections the peer
+			// already closed.
+			pc.close()
+			pc = t.getIdle(addr)
+		}
+		if pc != nil {
 			resp, err := t.exchange(ctx, pc, req, body, to)
 			if err == nil {
 				return resp, nil

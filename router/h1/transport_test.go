@@ -237,8 +237,6 @@ func TestTransportStaleIdleConnRetry(t *testing.T) {
 		{"one-shot body is not retried", func() (io.Reader, func() io.Reader) {
 			return strings.NewReader("x"), nil
 		}, true, true},
-		// The peer read it before closing: sending it again could apply it twice.
-		{"non-idempotent request is not retried", replayable, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -646,5 +644,44 @@ func TestProxyReportsStatusAndBytes(t *testing.T) {
 	}
 	if s := <-got; s != (seen{201, 7}) {
 		t.Fatalf("writer reported %+v", s)
+	}
+}
+
+// A request that must not be sent twice skips pooled connections the peer
+// has closed, instead of failing on them (it cannot be retried after a
+// stale connection swallowed it): the peer sees it exactly once.
+func TestTransportNonIdempotentSkipsClosedIdleConn(t *testing.T) {
+	var posts atomic.Int64
+	closed := make(chan struct{}, 4)
+	addr := rawUpstream(t, func(nc net.Conn, br *bufio.Reader) {
+		head, err := readHead(br)
+		if err != nil {
+			return
+		}
+		if strings.HasPrefix(head, "POST ") {
+			posts.Add(1)
+			_, _ = br.Discard(1) // the one-byte body
+		}
+		_, _ = nc.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+		// One request per connection, closed without saying so.
+		nc.Close()
+		closed <- struct{}{}
+	})
+	tr := newTransport(t)
+	resp, _, err := roundTripString(t, tr, addr, &OutRequest{Method: "GET", RequestURI: []byte("/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Release()
+	<-closed // the pooled connection is now closed by the peer
+	body := func() io.Reader { return strings.NewReader("x") }
+	req := &OutRequest{Method: "POST", RequestURI: []byte("/"), Body: body(), GetBody: body, ContentLength: 1}
+	resp, got, err := roundTripString(t, tr, addr, req)
+	if err != nil || got != "ok" {
+		t.Fatalf("POST after the peer closed the pooled connection: %q %v", got, err)
+	}
+	resp.Release()
+	if n := posts.Load(); n != 1 {
+		t.Fatalf("the peer saw the POST %d times", n)
 	}
 }

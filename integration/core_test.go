@@ -230,9 +230,12 @@ func TestNoClientErrorWhilePeerIsKilled(t *testing.T) {
 					return
 				default:
 				}
+				// PUT, not POST, carries the bodies: a POST the killed peer
+				// may have read must not be replayed (no proxy may hide that
+				// failure), while PUT is idempotent and is retried.
 				method, body := "GET", ""
 				if i%3 == 0 {
-					method, body = "POST", "payload"
+					method, body = "PUT", "payload"
 				}
 				code, _, _, err := s.Do(method, "retry.local", "/x", body)
 				sent.Add(1)

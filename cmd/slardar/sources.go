@@ -38,12 +38,7 @@ func openSources(cfg *config.Config, logger *zap.Logger) (*sources, error) {
 		return &sources{store: st}, nil
 	}
 	k := cfg.Consul
-	cc := consul.Config{
-		Address: k.Address, Token: k.Token, Datacenter: k.Datacenter, Prefix: k.Prefix,
-		Domain: k.Domain, TagFilter: k.TagFilter, HostTagPrefix: k.HostTagPrefix,
-		AllowWarning: k.AllowWarning, WaitTime: k.WaitTime,
-		MassRemovalHold: k.MassRemovalHold, MassRemovalRatio: k.MassRemovalRatio,
-	}
+	cc := k.Config
 	client, err := consul.NewClient(cc)
 	if err != nil {
 		return nil, fmt.Errorf("consul: %w", err)

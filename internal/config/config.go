@@ -13,6 +13,8 @@ import (
 	_ "embed"
 	"fmt"
 	"time"
+
+	"github.com/slardar-go/slardar/internal/consul"
 )
 
 // Config is the whole configuration of one slardar process.
@@ -104,40 +106,13 @@ type Lua struct {
 	Budget time.Duration
 }
 
-// Consul configures the Consul source. Unset fields fall back to the
-// standard CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT,
-// CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY, CONSUL_HTTP_SSL and
-// CONSUL_DATACENTER... environment variables, as every Consul tool does.
+// Consul configures the Consul source: the client and watch settings of
+// consul.Config (whose unset fields fall back to the standard
+// CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_CACERT, CONSUL_CLIENT_CERT,
+// CONSUL_CLIENT_KEY, CONSUL_HTTP_SSL... environment variables, as every
+// Consul tool does) plus how the router treats the source.
 type Consul struct {
-	// Address of the agent, "host:port" or a URL. Default CONSUL_HTTP_ADDR,
-	// else 127.0.0.1:8500.
-	Address string
-	// Token is the ACL token. Default CONSUL_HTTP_TOKEN.
-	Token string
-	// Datacenter to query. Default the agent's.
-	Datacenter string
-	// Prefix is the KV folder holding upstreams/ and lua/. Default
-	// "config/slardar/" (Slardar's layout).
-	Prefix string
-	// Domain makes every service routable as "<service>.<domain>". Default
-	// "service.consul", the name Consul's DNS gives it.
-	Domain string
-	// TagFilter, when set, exposes only services carrying this tag.
-	TagFilter string
-	// HostTagPrefix marks service tags that add host names, e.g.
-	// "slardar.host=www.example.com". Default "slardar.host=".
-	HostTagPrefix string
-	// AllowWarning routes to instances whose checks warn, not only pass.
-	AllowWarning bool
-	// WaitTime is the blocking query wait. Default 60s.
-	WaitTime time.Duration
-	// MassRemovalHold is how long a sudden drop of a service's instances
-	// (to zero, or by more than MassRemovalRatio) is held before it is
-	// applied, so an agent restart does not drop traffic. Default 10s.
-	MassRemovalHold time.Duration
-	// MassRemovalRatio is the share of instances whose loss at once is
-	// held. Default 0.5.
-	MassRemovalRatio float64
+	consul.Config
 	// MaxStaleness turns GET /health to 503 when the last successful sync
 	// with Consul is older than this. Default 2m.
 	MaxStaleness time.Duration

@@ -3,10 +3,13 @@ package integration
 import (
 	"bufio"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -184,5 +187,89 @@ func TestWebSocketUpgradeIsTunnelled(t *testing.T) {
 		if err != nil || got != strings.ToUpper(msg) {
 			t.Fatalf("echo of %q: %q %v", msg, got, err)
 		}
+	}
+}
+
+// A slow streamed response keeps flowing, chunk by chunk, while its
+// upstream is replaced and then deleted: config changes never touch
+// requests in flight.
+func TestStreamingResponseSurvivesConfigChanges(t *testing.T) {
+	b := harness.StartBackend(t, "stream")
+	other := harness.StartBackend(t, "other")
+	step := make(chan struct{})
+	b.SetHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			return
+		}
+		rc := http.NewResponseController(w)
+		for i := 0; i < 5; i++ {
+			fmt.Fprintf(w, "chunk %d\n", i)
+			rc.Flush()
+			<-step
+		}
+	}))
+	s := harness.Start(t, harness.Options{})
+	body := func(be *harness.Backend) string {
+		return fmt.Sprintf(`{"servers":[{"host":%q,"port":%d}]}`, be.Host, be.Port)
+	}
+	if code, out := s.Admin("POST", "/upstream/stream.local", body(b)); code != 200 {
+		t.Fatalf("%d %s", code, out)
+	}
+	req, _ := http.NewRequest("GET", "http://"+s.ProxyAddr+"/events", nil)
+	req.Host = "stream.local"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	changes := []func(){
+		func() { s.Admin("PUT", "/upstream/stream.local", body(other)) },
+		func() { s.Admin("DELETE", "/upstream/stream.local", "") },
+		func() { s.Admin("POST", "/upstream/unrelated.local", body(other)) },
+		func() {},
+		func() {},
+	}
+	for i, change := range changes {
+		line, err := br.ReadString('\n')
+		if err != nil || line != fmt.Sprintf("chunk %d\n", i) {
+			t.Fatalf("chunk %d: %q %v", i, line, err)
+		}
+		change()
+		step <- struct{}{}
+	}
+	if rest, _ := io.ReadAll(br); len(rest) != 0 {
+		t.Fatalf("trailing bytes %q", rest)
+	}
+}
+
+func TestAccessLog(t *testing.T) {
+	b := harness.StartBackend(t, "b")
+	logPath := filepath.Join(t.TempDir(), "access.log")
+	s := harness.Start(t, harness.Options{Config: upstreamHCL("log.local", "", []*harness.Backend{b}), AccessLog: logPath})
+	s.Get("log.local", "/hello?x=1")
+	s.Get("nobody.local", "/")
+	s.Stop() // flushes the buffered access log
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("access log:\n%s", data)
+	}
+	var first struct {
+		Host, Method, URI, Cluster, Peer string
+		Status, Tries                    int
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	if first.Host != "log.local" || first.Status != 200 || first.URI != "/hello?x=1" ||
+		first.Cluster != "log.local" || first.Peer != b.Addr || first.Tries != 1 {
+		t.Fatalf("line: %s", lines[0])
+	}
+	if !strings.Contains(lines[1], `"status":404`) {
+		t.Fatalf("unknown host line: %s", lines[1])
 	}
 }

@@ -31,6 +31,8 @@ type Options struct {
 	NoWait bool
 	// Binary overrides the slardar binary (upgrade tests swap it on disk).
 	Binary string
+	// AccessLog is the log block's access_log ("" = off).
+	AccessLog string
 }
 
 // Slardar is a running slardar process.
@@ -65,8 +67,8 @@ func Start(t testing.TB, o Options) *Slardar {
 	s.Config = filepath.Join(dir, "slardar.hcl")
 	s.PIDFile = filepath.Join(dir, "slardar.pid")
 	s.logPath = filepath.Join(dir, "slardar.log")
-	cfg := fmt.Sprintf("listen = %q\ndata_dir = %q\nadmin { listen = %q }\nlog { level = \"debug\" }\n%s\n",
-		s.ProxyAddr, s.DataDir, s.AdminAddr, o.Config)
+	cfg := fmt.Sprintf("listen = %q\ndata_dir = %q\nadmin { listen = %q }\nlog {\n  level = \"debug\"\n  access_log = %q\n}\n%s\n",
+		s.ProxyAddr, s.DataDir, s.AdminAddr, o.AccessLog, o.Config)
 	if err := os.WriteFile(s.Config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

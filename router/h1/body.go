@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 )
@@ -96,4 +97,46 @@ func (b *bodyReader) drain(limit int64) bool {
 		limit -= int64(n)
 	}
 	return b.complete()
+}
+
+// ready reports whether the next Read would return data (or the end of
+// the body) without waiting for the network. The relay flushes what it
+// has sent the client whenever it is not: bytes of chunk framing sitting
+// in the buffer (a chunk's closing CRLF, half of the next size line) must
+// not hold back data already received, or a streamed response stalls.
+func (b *bodyReader) ready() bool {
+	if b.err != nil {
+		return true
+	}
+	buffered := b.br.Buffered()
+	if buffered == 0 {
+		return false
+	}
+	if b.mode != bodyChunked {
+		return true
+	}
+	return b.chunked.ready(buffered)
+}
+
+// ready is bodyReader.ready for a chunked body with buffered bytes
+// available in the reader.
+func (c *chunkedReader) ready(buffered int) bool {
+	if c.left > 0 || c.done {
+		return true
+	}
+	buf, _ := c.br.Peek(buffered)
+	if c.needCRLF {
+		if len(buf) < 2 {
+			return false
+		}
+		buf = buf[2:]
+	}
+	i := bytes.IndexByte(buf, '\n')
+	if i < 0 {
+		return false // the size line is incomplete
+	}
+	// A last chunk (size 0) means the end is at hand; otherwise one data
+	// byte must follow the size line.
+	size := bytes.TrimLeft(buf[:i], "0")
+	return len(size) == 0 || size[0] == ';' || size[0] == '\r' || size[0] == ' ' || size[0] == '\t' || len(buf) > i+1
 }

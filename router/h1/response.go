@@ -133,9 +133,10 @@ func (r *Response) parseStatusLine(line []byte) error {
 // HEAD, 1xx, 204 and 304.
 func (r *Response) Body() io.Reader { return &r.body }
 
-// WriteBodyTo streams the body to the client. It flushes w whenever no more
-// upstream bytes are buffered, so streamed responses (SSE, long polling)
-// reach the client as they arrive; a body that arrived whole is not flushed
+// WriteBodyTo streams the body to the client. It flushes w whenever the next
+// read would wait for the network (only chunk framing, or nothing, is
+// buffered), so streamed responses (SSE, long polling) reach the client as
+// they arrive; a body that arrived whole is not flushed
 // here and leaves with the rest of the response when the handler returns.
 // Errors say which side failed ("read upstream body" / "write to client");
 // on any error the client response is aborted (ResponseWriter.Abort), since
@@ -164,7 +165,7 @@ func (r *Response) WriteBodyTo(w *ResponseWriter) (n int64, err error) {
 		if rerr != nil {
 			return total, fmt.Errorf("read upstream body: %w", withRespContext(r, rerr))
 		}
-		if r.pc != nil && r.pc.br.Buffered() == 0 {
+		if r.pc != nil && !r.body.ready() {
 			if err := w.Flush(); err != nil {
 				return total, fmt.Errorf("write to client: %w", err)
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -683,5 +684,34 @@ func TestTransportNonIdempotentSkipsClosedIdleConn(t *testing.T) {
 	resp.Release()
 	if n := posts.Load(); n != 1 {
 		t.Fatalf("the peer saw the POST %d times", n)
+	}
+}
+
+// A chunk whose closing CRLF arrives with it is relayed at once: framing
+// bytes left in the buffer must not make the relay wait for the next chunk
+// before flushing (a streamed response would stall).
+func TestStreamedChunkIsFlushedWithItsFraming(t *testing.T) {
+	next := make(chan struct{})
+	addr := rawUpstream(t, func(nc net.Conn, br *bufio.Reader) {
+		if readRequestHead(br) != nil {
+			return
+		}
+		_, _ = nc.Write([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n8\r\nchunk 0\n\r\n"))
+		<-next
+		_, _ = nc.Write([]byte("8\r\nchunk 1\n\r\n0\r\n\r\n"))
+	})
+	tr := newTransport(t)
+	_, proxy := startServer(t, proxyHandler(tr, addr))
+	c := dialRaw(t, proxy)
+	defer close(next) // registered after the servers' cleanups: runs first
+	_ = c.nc.SetDeadline(time.Now().Add(2 * time.Second))
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || first != "chunk 0\n" {
+		t.Fatalf("first chunk before the second was sent: %q %v", first, err)
 	}
 }

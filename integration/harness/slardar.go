@@ -162,6 +162,11 @@ func (s *Slardar) Stop() {
 			<-s.done
 		}
 	}
+	// The binary is a -race build when the tests are: a data race in the
+	// real process fails the test that ran it.
+	if strings.Contains(s.Logs(), "WARNING: DATA RACE") {
+		s.t.Errorf("the slardar process reported a data race")
+	}
 	if s.t.Failed() {
 		s.t.Logf("slardar logs:\n%s", s.Logs())
 	}

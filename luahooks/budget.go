@@ -19,11 +19,14 @@ type budgetCtx struct {
 	done     chan struct{}
 	fired    atomic.Bool
 	once     sync.Once
+	dog      *watchdog
 }
 
 var _ context.Context = (*budgetCtx)(nil)
 
-func newBudgetCtx() *budgetCtx { return &budgetCtx{done: make(chan struct{})} }
+func newBudgetCtx(dog *watchdog) *budgetCtx {
+	return &budgetCtx{done: make(chan struct{}), dog: dog}
+}
 
 func (b *budgetCtx) Deadline() (time.Time, bool) {
 	if d := b.deadline.Load(); d != 0 {
@@ -43,10 +46,16 @@ func (b *budgetCtx) Err() error {
 }
 
 // arm starts a call that must end by deadline.
-func (b *budgetCtx) arm(deadline time.Time) { b.deadline.Store(deadline.UnixNano()) }
+func (b *budgetCtx) arm(deadline time.Time) {
+	b.deadline.Store(deadline.UnixNano())
+	b.dog.callStarted()
+}
 
 // disarm ends the call.
-func (b *budgetCtx) disarm() { b.deadline.Store(0) }
+func (b *budgetCtx) disarm() {
+	b.deadline.Store(0)
+	b.dog.running.Add(-1)
+}
 
 // check fires the context if its call is past the deadline at now.
 func (b *budgetCtx) check(now int64) {
@@ -60,19 +69,40 @@ func (b *budgetCtx) check(now int64) {
 
 // watchdog fires the budget contexts of calls that overrun. It checks
 // every tick (a tenth of the budget, at least 1ms), so a runaway call is
-// stopped within 110% of its budget.
+// stopped within 110% of its budget; with no call running it sleeps
+// instead of ticking.
 type watchdog struct {
-	mu   sync.Mutex
-	ctxs map[*budgetCtx]struct{}
-	stop chan struct{}
-	done chan struct{}
+	mu       sync.Mutex
+	ctxs     map[*budgetCtx]struct{}
+	running  atomic.Int64  // calls armed now
+	sleeping atomic.Bool   // the watchdog stopped ticking: no call ran for a tick
+	wake     chan struct{} // a call started while the watchdog slept
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 func startWatchdog(budget time.Duration) *watchdog {
-	w := &watchdog{ctxs: make(map[*budgetCtx]struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	w := &watchdog{
+		ctxs: make(map[*budgetCtx]struct{}),
+		wake: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
 	tick := max(budget/10, time.Millisecond)
 	go w.run(tick)
 	return w
+}
+
+// callStarted counts a running call and wakes the watchdog if it sleeps.
+// Under load the watchdog never sleeps, so a call costs two atomic adds.
+func (w *watchdog) callStarted() {
+	w.running.Add(1)
+	if w.sleeping.Load() && w.sleeping.CompareAndSwap(true, false) {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (w *watchdog) run(tick time.Duration) {
@@ -91,6 +121,24 @@ func (w *watchdog) run(tick time.Duration) {
 			}
 			w.mu.Unlock()
 		}
+		if w.running.Load() != 0 {
+			continue
+		}
+		// No call ran for a tick: sleep until one starts. A call that
+		// started between the check above and sleeping=true is seen by the
+		// re-check; one after it finds sleeping set and wakes us.
+		t.Stop()
+		w.sleeping.Store(true)
+		if w.running.Load() != 0 && w.sleeping.CompareAndSwap(true, false) {
+			t.Reset(tick)
+			continue
+		}
+		select {
+		case <-w.stop:
+			return
+		case <-w.wake:
+		}
+		t.Reset(tick)
 	}
 }
 

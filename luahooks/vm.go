@@ -72,7 +72,7 @@ func newVM(s *Script) (*vm, error) {
 		L: L, script: s, eng: s.eng,
 		modules: make(map[string]loadedModule),
 		loading: make(map[string]bool),
-		budget:  newBudgetCtx(),
+		budget:  newBudgetCtx(s.eng.dog),
 	}
 	libs := [...]struct {
 		name string

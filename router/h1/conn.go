@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -140,11 +141,23 @@ func (c *serverConn) awaitRequest() bool {
 	if err != nil {
 		return false
 	}
-	if c.served > 0 {
+	// The head deadline matters only while the head is still arriving;
+	// when the first read brought all of it (the usual case), the idle
+	// deadline may stay and a timer update is saved.
+	if c.served > 0 && !headBuffered(c.br) {
 		c.tc.readDeadline(time.Now().Add(s.readHeaderTimeout()))
 	}
 	return true
 }
+
+// headBuffered reports whether a whole request head (up to its blank
+// line) is already in br's buffer.
+func headBuffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.Contains(b, crlfcrlf) || bytes.Contains(b, lflf)
+}
+
+var crlfcrlf, lflf = []byte("\r\n\r\n"), []byte("\n\n")
 
 // rejectHead answers a head that could not be read and must close.
 func (c *serverConn) rejectHead(err error) {

@@ -68,17 +68,28 @@ func (c *timedConn) readDeadline(t time.Time) {
 	c.readSet = !t.IsZero()
 }
 
-// readGapTimeout switches reads to gap mode; zero means no limit.
+// readGapTimeout switches reads to gap mode; zero means no limit. Already
+// in gap mode with the same timeout, the armed deadline stays: Read
+// re-arms it once it is older than a slice of the timeout, so it always
+// leaves at least 7/8 of it, and a pooled connection's next exchange
+// needs no timer update.
 func (c *timedConn) readGapTimeout(d time.Duration) {
 	if d <= 0 {
 		c.readDeadline(time.Time{})
 		return
 	}
+	if d == c.readGap {
+		return
+	}
 	c.readGap, c.readArmed = d, time.Time{}
 }
 
-// writeGapTimeout switches writes to gap mode; zero means no limit.
+// writeGapTimeout switches writes to gap mode; zero means no limit. As
+// for reads, the same timeout keeps the armed deadline.
 func (c *timedConn) writeGapTimeout(d time.Duration) {
+	if d > 0 && d == c.writeGap {
+		return
+	}
 	c.writeGap, c.writeArmed = d, time.Time{}
 	if d <= 0 && c.writeSet {
 		_ = c.Conn.SetWriteDeadline(time.Time{})

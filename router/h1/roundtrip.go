@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"syscall"
-	"time"
 
 	"go.uber.org/zap"
 )
@@ -129,17 +128,14 @@ func (t *Transport) exchange(ctx context.Context, pc *upstreamConn, req *OutRequ
 	if err := t.writeRequest(pc, req, body); err != nil {
 		return fail(StageWrite, err)
 	}
-	if to.Read > 0 {
-		pc.tc.readDeadline(time.Now().Add(to.Read))
-	} else {
-		pc.tc.readDeadline(time.Time{})
-	}
+	// The read timeout bounds each wait for the peer, the head's as the
+	// body's (nginx's proxy_read_timeout: between two successive reads).
+	pc.tc.readGapTimeout(to.Read)
 	resp := t.newResponse()
 	if err := resp.readHead(pc, t.maxResponseHeaderBytes(), req.Method == "HEAD"); err != nil {
 		t.respPool.Put(resp)
 		return fail(StageReadHeader, err)
 	}
-	pc.tc.readGapTimeout(to.Read)
 	resp.pc = pc
 	resp.stop = stop
 	return resp, nil

@@ -610,3 +610,21 @@ func TestServerShutdownServesRequestRacingTheClose(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 }
+
+// On a keep-alive connection, a later request whose head does not arrive
+// whole is held to ReadHeaderTimeout, not to the (longer) idle timeout.
+func TestServerReadHeaderTimeoutOnKeepAlive(t *testing.T) {
+	_, addr := startServer(t, echoHandler(), func(s *Server) {
+		s.ReadHeaderTimeout = 50 * time.Millisecond
+		s.IdleTimeout = time.Minute
+	})
+	c := dialRaw(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.read("GET")
+	start := time.Now()
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n") // slowloris on the second request
+	c.expectClosed()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("closed after %v: the idle timeout applied instead", d)
+	}
+}

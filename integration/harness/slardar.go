@@ -124,6 +124,11 @@ func (s *Slardar) WaitReady() {
 		if code != 200 {
 			return fmt.Errorf("health %d: %s", code, body)
 		}
+		// The PID file is written once the process has told a parent (if
+		// any) that it serves: the end of start-up.
+		if s.ServingPID() == 0 {
+			return fmt.Errorf("no PID in %s yet", s.PIDFile)
+		}
 		return nil
 	})
 }

@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -21,7 +20,6 @@ type Backend struct {
 	Port int
 
 	hits    atomic.Int64
-	status  atomic.Int64 // answer status for non-/health paths; 0 = 200
 	handler http.Handler
 
 	mu  sync.Mutex
@@ -51,9 +49,6 @@ func StartBackend(t testing.TB, name string) *Backend {
 // SetHandler replaces what the backend answers (health included).
 func (b *Backend) SetHandler(h http.Handler) { b.handler = h }
 
-// SetStatus makes the backend answer status for every path but /health.
-func (b *Backend) SetStatus(code int) { b.status.Store(int64(code)) }
-
 func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/health" {
 		io.WriteString(w, "ok")
@@ -63,9 +58,6 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	n, _ := io.Copy(io.Discard, r.Body)
 	w.Header().Set("X-Backend", b.Name)
 	w.Header().Set("X-Body-Bytes", fmt.Sprint(n))
-	if code := b.status.Load(); code != 0 {
-		w.WriteHeader(int(code))
-	}
 	fmt.Fprintf(w, "%s %s %s\n", b.Name, r.Method, r.RequestURI)
 }
 
@@ -108,16 +100,4 @@ func (b *Backend) Restart() {
 		return err
 	})
 	b.serveOn(ln)
-}
-
-// Shutdown stops gracefully, letting in-flight requests finish.
-func (b *Backend) Shutdown(ctx context.Context) error {
-	b.mu.Lock()
-	srv := b.srv
-	b.srv = nil
-	b.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	return srv.Shutdown(ctx)
 }

@@ -136,9 +136,6 @@ func Default() (*Config, error) {
 	return c, nil
 }
 
-// DefaultHCL returns the embedded default configuration's text.
-func DefaultHCL() []byte { return defaultHCL }
-
 // SetDefaults fills in every unset field. Parse calls it; callers that
 // change a Config (flag overrides) call it again.
 func (c *Config) SetDefaults() { c.setDefaults() }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,51 +209,6 @@ func TestConsulAdminWriteReachesEveryInstance(t *testing.T) {
 	})
 }
 
-// hammer sends requests from a few workers until stop is closed and counts
-// failures.
-type hammer struct {
-	sent, failed atomic.Int64
-	first        atomic.Value
-	stop         chan struct{}
-	wg           sync.WaitGroup
-}
-
-func startHammer(s *harness.Slardar, hosts ...string) *hammer {
-	h := &hammer{stop: make(chan struct{})}
-	for w := 0; w < 4; w++ {
-		h.wg.Add(1)
-		go func(w int) {
-			defer h.wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-h.stop:
-					return
-				default:
-				}
-				host := hosts[(w+i)%len(hosts)]
-				code, _, _, err := s.Get(host, "/")
-				h.sent.Add(1)
-				if err != nil || code != 200 {
-					h.failed.Add(1)
-					h.first.CompareAndSwap(nil, fmt.Sprintf("%s: %d %v", host, code, err))
-				}
-				time.Sleep(2 * time.Millisecond)
-			}
-		}(w)
-	}
-	return h
-}
-
-func (h *hammer) finish(t *testing.T) {
-	t.Helper()
-	close(h.stop)
-	h.wg.Wait()
-	if f := h.failed.Load(); f != 0 || h.sent.Load() == 0 {
-		t.Fatalf("%d of %d requests failed; first: %v", f, h.sent.Load(), h.first.Load())
-	}
-	t.Logf("%d requests, 0 failed", h.sent.Load())
-}
-
 func TestConsulOutageAndEmptyRestartDropNothing(t *testing.T) {
 	a := consultest.Start(t)
 	b1 := harness.StartBackend(t, "o-1")
@@ -268,7 +221,7 @@ func TestConsulOutageAndEmptyRestartDropNothing(t *testing.T) {
 	answeredBy(t, s, "out.service.consul", 5*time.Second, "o-1")
 	answeredBy(t, s, "kvout.example.com", 5*time.Second, "o-1")
 
-	h := startHammer(s, "out.service.consul", "kvout.example.com")
+	h := startLoad(s, 4, 2*time.Millisecond, "out.service.consul", "kvout.example.com")
 	a.Stop()
 	// /health turns 503 once the last sync is older than max_staleness,
 	// while traffic keeps flowing on the last good state.
@@ -279,13 +232,7 @@ func TestConsulOutageAndEmptyRestartDropNothing(t *testing.T) {
 		}
 		return nil
 	})
-	before := h.sent.Load()
-	harness.Eventually(t, 10*time.Second, func() error {
-		if h.sent.Load() < before+200 {
-			return fmt.Errorf("only %d requests during the outage", h.sent.Load()-before)
-		}
-		return nil
-	})
+	h.waitMore(t, 200, 10*time.Second) // traffic during the outage
 	// The agent comes back empty (a wiped dev agent): the mass-removal
 	// guard holds the old instances while the service re-registers.
 	a.Restart()

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,55 +214,11 @@ func TestNoClientErrorWhilePeerIsKilled(t *testing.T) {
 	s := harness.Start(t, harness.Options{Config: upstreamHCL("retry.local",
 		`check = { type = "tcp", interval = 0.2, timeout = 0.5 }`, bs)})
 
-	var sent, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				// PUT, not POST, carries the bodies: a POST the killed peer
-				// may have read must not be replayed (no proxy may hide that
-				// failure), while PUT is idempotent and is retried.
-				method, body := "GET", ""
-				if i%3 == 0 {
-					method, body = "PUT", "payload"
-				}
-				code, _, _, err := s.Do(method, "retry.local", "/x", body)
-				sent.Add(1)
-				if err != nil || code != 200 {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("%s: %d %v", method, code, err))
-				}
-			}
-		}()
-	}
-	harness.Eventually(t, 5*time.Second, func() error {
-		if sent.Load() < 300 {
-			return fmt.Errorf("only %d sent", sent.Load())
-		}
-		return nil
-	})
+	l := startLoad(s, 8, 0, "retry.local")
+	l.waitMore(t, 300, 5*time.Second)
 	bs[1].Stop()
-	before := sent.Load()
-	harness.Eventually(t, 10*time.Second, func() error {
-		if sent.Load() < before+1000 {
-			return fmt.Errorf("only %d sent since the kill", sent.Load()-before)
-		}
-		return nil
-	})
-	close(stop)
-	wg.Wait()
-	if f := failed.Load(); f != 0 {
-		t.Fatalf("%d of %d requests failed while a peer was killed; first: %v", f, sent.Load(), firstErr.Load())
-	}
+	l.waitMore(t, 1000, 10*time.Second)
+	l.finish(t)
 }
 
 func TestAdminRejectsBadBodiesAndChangesNothing(t *testing.T) {

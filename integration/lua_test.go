@@ -246,7 +246,7 @@ func TestLuaSwapUnderLoadLosesNothing(t *testing.T) {
 	be := harness.StartBackend(t, "b")
 	s := harness.Start(t, harness.Options{Config: upstreamHCL("swap.local", "", []*harness.Backend{be})})
 	pushLua(t, s, "script.swap.local", `ngx.header["X-Script-Version"] = "0"`)
-	load := startMixedLoad(s, "swap.local")
+	load := startLoad(s, 4, time.Millisecond, "swap.local")
 	for i := 1; i <= 30; i++ {
 		pushLua(t, s, "script.swap.local", fmt.Sprintf(`ngx.header["X-Script-Version"] = "%d"`, i))
 	}

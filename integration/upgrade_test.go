@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -17,54 +16,6 @@ import (
 
 	"github.com/slardar-go/slardar/integration/harness"
 )
-
-// mixedLoad sends GET and PUT-with-body requests from a few workers until
-// stopped, counting failures (transport errors or non-200 answers).
-type mixedLoad struct {
-	sent, failed atomic.Int64
-	first        atomic.Value
-	stop         chan struct{}
-	wg           sync.WaitGroup
-}
-
-func startMixedLoad(s *harness.Slardar, host string) *mixedLoad {
-	l := &mixedLoad{stop: make(chan struct{})}
-	for w := 0; w < 4; w++ {
-		l.wg.Add(1)
-		go func(w int) {
-			defer l.wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				method, body := "GET", ""
-				if (w+i)%2 == 1 {
-					method, body = "PUT", strings.Repeat("b", 1+i%2000)
-				}
-				code, _, _, err := s.Do(method, host, fmt.Sprintf("/w%d/%d", w, i), body)
-				l.sent.Add(1)
-				if err != nil || code != 200 {
-					l.failed.Add(1)
-					l.first.CompareAndSwap(nil, fmt.Sprintf("%s: %d %v", method, code, err))
-				}
-				time.Sleep(time.Millisecond)
-			}
-		}(w)
-	}
-	return l
-}
-
-func (l *mixedLoad) finish(t *testing.T) {
-	t.Helper()
-	close(l.stop)
-	l.wg.Wait()
-	if f := l.failed.Load(); f != 0 || l.sent.Load() == 0 {
-		t.Fatalf("%d of %d requests failed; first: %v", f, l.sent.Load(), l.first.Load())
-	}
-	t.Logf("%d requests, 0 failed", l.sent.Load())
-}
 
 // waitServing waits until the PID file names a process other than old and
 // answers requests.
@@ -106,19 +57,12 @@ func TestBinaryUpgradeThreeTimesDropsNothing(t *testing.T) {
 	// A WebSocket opened before the upgrades keeps working through them:
 	// the old process relays it during its grace period.
 	ws := dialWS(t, s, "up.local")
-	load := startMixedLoad(s, "up.local")
+	load := startLoad(s, 4, time.Millisecond, "up.local")
 
 	pid := s.StartedPID()
 	pids := []int{pid}
 	for i := 0; i < 3; i++ {
-		// Traffic before each upgrade, and across it.
-		before := load.sent.Load()
-		harness.Eventually(t, 10*time.Second, func() error {
-			if load.sent.Load() < before+150 {
-				return fmt.Errorf("only %d requests since the last upgrade", load.sent.Load()-before)
-			}
-			return nil
-		})
+		load.waitMore(t, 150, 10*time.Second) // traffic before each upgrade, and across it
 		var err error
 		if i == 1 {
 			// Through the admin API once; SIGUSR2 the other times.
@@ -137,13 +81,7 @@ func TestBinaryUpgradeThreeTimesDropsNothing(t *testing.T) {
 		pid = next
 		pids = append(pids, pid)
 	}
-	before := load.sent.Load()
-	harness.Eventually(t, 10*time.Second, func() error {
-		if load.sent.Load() < before+150 {
-			return fmt.Errorf("only %d requests since the last upgrade", load.sent.Load()-before)
-		}
-		return nil
-	})
+	load.waitMore(t, 150, 10*time.Second)
 	load.finish(t)
 	// The replaced processes relayed the tunnel until it closed; then
 	// they exit.
@@ -172,7 +110,7 @@ func TestFailedUpgradeKeepsServing(t *testing.T) {
 	if err := os.Rename(broken, bin); err != nil {
 		t.Fatal(err)
 	}
-	load := startMixedLoad(s, "f.local")
+	load := startLoad(s, 4, time.Millisecond, "f.local")
 	code, body, err := s.AdminDo("POST", "/upgrade", "")
 	if err != nil || code != 500 || !strings.Contains(body, "keeps serving") {
 		t.Fatalf("upgrade to a broken binary: %d %s %v", code, body, err)
@@ -327,7 +265,7 @@ func TestSIGHUPReloadsUpstreamsAndRejectsBadFiles(t *testing.T) {
 		}
 		s.Signal(syscall.SIGHUP)
 	}
-	load := startMixedLoad(s, "hup.local")
+	load := startLoad(s, 4, time.Millisecond, "hup.local")
 	rewrite(upstreamHCL("hup.local", "", []*harness.Backend{b2}))
 	answered("r2")
 

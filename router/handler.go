@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,11 +77,20 @@ func NewHandler(o Options) *Handler {
 
 // SetTable publishes t to the request path and returns the table it
 // replaced. Requests already in flight finish on the table they started with.
+//
+// A route whose host and cluster name are unchanged keeps its resolved
+// metric series, so a change costs no label lookups for the others.
 func (h *Handler) SetTable(t *Table) *Table {
-	for _, r := range t.routes {
-		if r.m == nil {
-			r.m = h.metrics.forRoute(r)
+	old := h.table.Load()
+	for host, r := range t.routes {
+		if r.m != nil {
+			continue
 		}
+		if prev := old.routeOrNil(host); prev != nil && prev.m != nil && prev.m.cluster == clusterName(r) {
+			r.m = prev.m
+			continue
+		}
+		r.m = h.metrics.forRoute(r)
 	}
 	return h.table.Swap(t)
 }
@@ -278,7 +288,7 @@ func (h *Handler) proxy(w *h1.ResponseWriter, r *h1.Request, rt *Route, c *check
 		}
 		rm.upstream.Observe(time.Since(sent).Seconds())
 		if pol.RetryOnStatus(resp.Status) {
-			c.Feedback(p, true, "status "+statusText(resp.Status))
+			c.Feedback(p, true, "status "+strconv.Itoa(resp.Status))
 			f := attemptFailure{kind: "status", sent: true}
 			if body == bodyStreaming {
 				body = bodyConsumed
@@ -318,10 +328,10 @@ func (h *Handler) respond(w *h1.ResponseWriter, resp *h1.Response, rt *Route, x 
 	}
 	w.SetContentLength(resp.ContentLength)
 	w.WriteHeader(status)
+	// On a failure WriteBodyTo has aborted the client response: the head
+	// is gone, so closing without completing the framing is the only
+	// honest signal left.
 	if _, err := resp.WriteBodyTo(w); err != nil {
-		// Headers are gone; the only honest signal left is closing the
-		// connection without completing the framing.
-		w.Abort()
 		h.log.Debug("response body relay failed", zap.String("cluster", cluster),
 			zap.String("peer", addr), zap.Error(err))
 	}

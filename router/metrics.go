@@ -68,10 +68,7 @@ type routeMetrics struct {
 }
 
 func (m *Metrics) forRoute(r *Route) *routeMetrics {
-	name := ""
-	if r.Cluster != nil {
-		name = r.Cluster.Name()
-	}
+	name := clusterName(r)
 	return &routeMetrics{
 		codes:    newCodeCounters(m.requests, r.Host, name),
 		upstream: m.upstreamSeconds.WithLabelValues(name),

@@ -2,7 +2,6 @@ package router
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/slardar-go/slardar/router/h1"
 )
@@ -26,5 +25,3 @@ func replyError(w *h1.ResponseWriter, status int, code, format string, args ...a
 	w.Header().Set("X-Slardar-Error", code)
 	w.Reply(status, "text/plain; charset=utf-8", []byte("slardar: "+fmt.Sprintf(format, args...)+"\n"))
 }
-
-func statusText(code int) string { return strconv.Itoa(code) }

@@ -75,6 +75,22 @@ func NewTable(spec TableSpec) *Table {
 	return t
 }
 
+// routeOrNil is Route on a table that may be nil (before the first one).
+func (t *Table) routeOrNil(host string) *Route {
+	if t == nil {
+		return nil
+	}
+	return t.routes[host]
+}
+
+// clusterName is the name of r's cluster, "" for a script-only route.
+func clusterName(r *Route) string {
+	if r.Cluster == nil {
+		return ""
+	}
+	return r.Cluster.Name()
+}
+
 // Cluster returns the cluster called name, or nil.
 func (t *Table) Cluster(name string) *checkups.Cluster { return t.clusters[name] }
 

@@ -108,3 +108,20 @@ func TestWildcardHosts(t *testing.T) {
 		t.Fatalf("wildcard Lookup allocates %v times", n)
 	}
 }
+
+func TestSetTableKeepsSeriesOfUnchangedRoutes(t *testing.T) {
+	h := NewHandler(Options{})
+	t1 := NewTable(TableSpec{})
+	t1.routes["a.local"] = &Route{Host: "a.local"}
+	h.SetTable(t1)
+	t2 := NewTable(TableSpec{})
+	t2.routes["a.local"] = &Route{Host: "a.local"}
+	t2.routes["b.local"] = &Route{Host: "b.local"}
+	h.SetTable(t2)
+	if t2.routes["a.local"].m != t1.routes["a.local"].m {
+		t.Fatal("an unchanged route got new metric series")
+	}
+	if t2.routes["b.local"].m == nil {
+		t.Fatal("a new route has no metric series")
+	}
+}
